@@ -1,0 +1,242 @@
+//! Command-line interface: flags (clap derive), dispatch to the subcommands, and the one place
+//! where errors become messages and exit codes.
+//!
+//! To add a subcommand: add a variant to [`Command`] with its own args struct, and a branch in
+//! [`run`].
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{ConfigError, ConfigLayer, OutputFormat};
+use crate::generator::{GenError, GenOptions};
+use crate::repl;
+
+/// SQL analytics for online-shop logs: sessions, funnels, segments, sentiment, propensity.
+#[derive(Debug, Parser)]
+#[command(name = "ecomsql", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Settings every subcommand understands (they override `ecomsql.toml` and `ECOMSQL_*`).
+#[derive(Debug, Clone, Args, Default)]
+pub struct GlobalArgs {
+    /// Data directory: each sub-folder or .parquet file becomes a table [env: ECOMSQL_DATA]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// State directory for history, models and the generated sample [env: ECOMSQL_STATE_DIR]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Memory limit for queries, e.g. 4GiB; larger sorts and joins spill to disk [env: ECOMSQL_MEMORY_LIMIT]
+    #[arg(long, global = true, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+    /// Query parallelism (default: number of cores) [env: ECOMSQL_TARGET_PARTITIONS]
+    #[arg(long, global = true, value_name = "N")]
+    pub target_partitions: Option<usize>,
+    /// Output format of results [env: ECOMSQL_FORMAT]
+    #[arg(long, global = true, value_enum)]
+    pub format: Option<OutputFormat>,
+    /// Rows shown by the table format before eliding [env: ECOMSQL_MAX_ROWS]
+    #[arg(long, global = true, value_name = "N")]
+    pub max_rows: Option<usize>,
+    /// Config file (default: ./ecomsql.toml if present)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Interactive SQL shell (the default)
+    Repl,
+    /// Run SQL non-interactively: -c, -f, or statements piped on stdin
+    Sql(SqlArgs),
+    /// Generate synthetic shop logs with planted personas
+    Gen(GenArgs),
+}
+
+/// `ecomsql sql`.
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// SQL to run (may hold several statements separated by ';')
+    #[arg(
+        short = 'c',
+        long = "command",
+        value_name = "SQL",
+        conflicts_with = "file"
+    )]
+    pub command: Option<String>,
+    /// File of SQL statements to run
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// `ecomsql gen`.
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Output folder (one sub-folder per table)
+    #[arg(long, value_name = "DIR", default_value = "shop-data")]
+    pub out: PathBuf,
+    /// Number of users
+    #[arg(long, default_value_t = 20_000)]
+    pub users: u64,
+    /// Number of logged days
+    #[arg(long, default_value_t = 120)]
+    pub days: u32,
+    /// Random seed: the same flags always give the same rows
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// First logged day (YYYY-MM-DD)
+    #[arg(long, default_value = "2026-01-01")]
+    pub start: NaiveDate,
+    /// Days simulated after the logs for the _truth tables (future behaviour)
+    #[arg(long, default_value_t = 28)]
+    pub horizon_days: u32,
+    /// Worker threads (0 = number of cores); does not change the rows
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Replace the output folder if it exists
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Errors that end a command; turned into a message and exit code by [`main`].
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Configuration problem.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Generator problem.
+    #[error(transparent)]
+    Gen(#[from] GenError),
+    /// Query engine problem.
+    #[error("{0}")]
+    DataFusion(String),
+    /// File problem.
+    #[error("{path}: {message}")]
+    Io { path: PathBuf, message: String },
+    /// One or more statements failed (already reported).
+    #[error("{0} statement(s) failed")]
+    StatementsFailed(usize),
+    /// The shell's line editor failed.
+    #[error("terminal: {0}")]
+    Terminal(String),
+}
+
+impl From<datafusion::error::DataFusionError> for AppError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        AppError::DataFusion(repl::one_line_error(&e))
+    }
+}
+
+fn config_layers(global: &GlobalArgs) -> Result<crate::Config, AppError> {
+    let file = match &global.config {
+        Some(path) => ConfigLayer::from_file(path)?,
+        None => {
+            let default = PathBuf::from("ecomsql.toml");
+            if default.is_file() {
+                ConfigLayer::from_file(&default)?
+            } else {
+                ConfigLayer::default()
+            }
+        }
+    };
+    let env = ConfigLayer::from_env(std::env::vars())?;
+    let flags = ConfigLayer {
+        data_dir: global.data.clone(),
+        state_dir: global.state_dir.clone(),
+        memory_limit: global.memory_limit.clone(),
+        target_partitions: global.target_partitions,
+        format: global.format,
+        max_rows: global.max_rows,
+    };
+    Ok(ConfigLayer::default()
+        .merge(file)
+        .merge(env)
+        .merge(flags)
+        .check()?)
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), AppError> {
+    let config = config_layers(&cli.global)?;
+    match cli.command {
+        Some(Command::Gen(a)) => {
+            let opts = GenOptions {
+                out: a.out,
+                users: a.users,
+                days: a.days,
+                seed: a.seed,
+                start: a.start,
+                horizon_days: a.horizon_days,
+                threads: a.threads,
+                force: a.force,
+                progress: std::io::stderr().is_terminal(),
+            };
+            let s = crate::generator::generate(&opts)?;
+            repl::print_gen_summary(&opts, &s);
+            Ok(())
+        }
+        Some(Command::Sql(a)) => {
+            let script = match (a.command, a.file) {
+                (Some(c), _) => c,
+                (None, Some(f)) => std::fs::read_to_string(&f).map_err(|e| AppError::Io {
+                    path: f.clone(),
+                    message: e.to_string(),
+                })?,
+                (None, None) => {
+                    let mut s = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| {
+                        AppError::Io {
+                            path: "<stdin>".into(),
+                            message: e.to_string(),
+                        }
+                    })?;
+                    s
+                }
+            };
+            repl::run_script(&config, &script)
+        }
+        Some(Command::Repl) | None => {
+            if std::io::stdin().is_terminal() {
+                repl::run_interactive(&config)
+            } else {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| {
+                    AppError::Io {
+                        path: "<stdin>".into(),
+                        message: e.to_string(),
+                    }
+                })?;
+                repl::run_script(&config, &s)
+            }
+        }
+    }
+}
+
+/// The binary's entry point: logging, parsing, running, exit code. Errors are one line.
+pub fn main() -> ExitCode {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ECOMSQL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(AppError::StatementsFailed(_)) => ExitCode::from(1),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "Error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

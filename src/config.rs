@@ -1,0 +1,275 @@
+//! One [`Config`] for every entry point, merged in this order (later wins):
+//! built-in defaults < `ecomsql.toml` < `ECOMSQL_*` environment variables < command-line flags.
+//!
+//! Each layer is a [`ConfigLayer`] of optional values; [`ConfigLayer::merge`] stacks them and
+//! [`ConfigLayer::check`] validates the result once into a [`Config`]. To add a setting: add an
+//! optional field to `ConfigLayer`, read its env variable in [`ConfigLayer::from_env`], give it a
+//! default and a check in [`ConfigLayer::check`], and a flag in `cli.rs`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// How query results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// Aligned table with a row cap and a summary line.
+    #[default]
+    Table,
+    /// Comma-separated values with a header.
+    Csv,
+    /// One JSON array of objects.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+impl std::str::FromStr for OutputFormat {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "table" => Ok(Self::Table),
+            "csv" => Ok(Self::Csv),
+            "json" => Ok(Self::Json),
+            "ndjson" => Ok(Self::Ndjson),
+            _ => Err(ConfigError::Invalid {
+                key: "format",
+                value: s.to_string(),
+                expected: "one of table, csv, json, ndjson",
+            }),
+        }
+    }
+}
+
+/// Errors from reading or validating configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML or has unknown keys.
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    /// A value is out of range or malformed.
+    #[error("invalid value {value:?} for {key}: expected {expected}")]
+    Invalid {
+        key: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+/// One layer of settings; `None` means "not set here".
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigLayer {
+    /// Folder whose sub-folders and Parquet files become tables.
+    pub data_dir: Option<PathBuf>,
+    /// Folder for history, models, the generated sample and run records.
+    pub state_dir: Option<PathBuf>,
+    /// DataFusion memory pool size, e.g. "4GiB", "512MB", or a byte count; sorts and joins
+    /// past it spill to disk.
+    pub memory_limit: Option<String>,
+    /// Parallelism of query execution (default: number of cores).
+    pub target_partitions: Option<usize>,
+    /// Default output format of results.
+    pub format: Option<OutputFormat>,
+    /// Largest number of rows the table format prints before eliding.
+    pub max_rows: Option<usize>,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Data directory; `None` means "the generated sample".
+    pub data_dir: Option<PathBuf>,
+    /// State directory (always set).
+    pub state_dir: PathBuf,
+    /// Memory pool size in bytes; `None` is unbounded.
+    pub memory_limit: Option<usize>,
+    /// Query parallelism.
+    pub target_partitions: usize,
+    /// Default output format.
+    pub format: OutputFormat,
+    /// Row cap of the table format.
+    pub max_rows: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        ConfigLayer::default().check().expect("defaults are valid")
+    }
+}
+
+const ENV_PREFIX: &str = "ECOMSQL_";
+
+impl ConfigLayer {
+    /// Reads a TOML config file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.message().to_string(),
+        })
+    }
+
+    /// Reads `ECOMSQL_DATA` (or `ECOMSQL_DATA_DIR`), `ECOMSQL_STATE_DIR`, `ECOMSQL_MEMORY_LIMIT`,
+    /// `ECOMSQL_TARGET_PARTITIONS`, `ECOMSQL_FORMAT` and `ECOMSQL_MAX_ROWS` from `vars`.
+    pub fn from_env(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let mut layer = Self::default();
+        for (k, v) in vars {
+            let Some(key) = k.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            match key {
+                "DATA" | "DATA_DIR" => layer.data_dir = Some(PathBuf::from(v)),
+                "STATE_DIR" => layer.state_dir = Some(PathBuf::from(v)),
+                "MEMORY_LIMIT" => layer.memory_limit = Some(v),
+                "TARGET_PARTITIONS" => {
+                    layer.target_partitions = Some(v.parse().map_err(|_| ConfigError::Invalid {
+                        key: "ECOMSQL_TARGET_PARTITIONS",
+                        value: v.clone(),
+                        expected: "a positive integer",
+                    })?)
+                }
+                "FORMAT" => layer.format = Some(v.parse()?),
+                "MAX_ROWS" => {
+                    layer.max_rows = Some(v.parse().map_err(|_| ConfigError::Invalid {
+                        key: "ECOMSQL_MAX_ROWS",
+                        value: v.clone(),
+                        expected: "a non-negative integer",
+                    })?)
+                }
+                _ => {}
+            }
+        }
+        Ok(layer)
+    }
+
+    /// Stacks `over` on top of `self`: values set in `over` win.
+    pub fn merge(self, over: ConfigLayer) -> ConfigLayer {
+        ConfigLayer {
+            data_dir: over.data_dir.or(self.data_dir),
+            state_dir: over.state_dir.or(self.state_dir),
+            memory_limit: over.memory_limit.or(self.memory_limit),
+            target_partitions: over.target_partitions.or(self.target_partitions),
+            format: over.format.or(self.format),
+            max_rows: over.max_rows.or(self.max_rows),
+        }
+    }
+
+    /// Validates the merged layer and fills in defaults.
+    pub fn check(self) -> Result<Config, ConfigError> {
+        let memory_limit = self.memory_limit.as_deref().map(parse_bytes).transpose()?;
+        let target_partitions = match self.target_partitions {
+            Some(0) => {
+                return Err(ConfigError::Invalid {
+                    key: "target_partitions",
+                    value: "0".into(),
+                    expected: "a positive integer",
+                });
+            }
+            Some(n) => n,
+            None => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        };
+        Ok(Config {
+            data_dir: self.data_dir,
+            state_dir: self.state_dir.unwrap_or_else(default_state_dir),
+            memory_limit,
+            target_partitions,
+            format: self.format.unwrap_or_default(),
+            max_rows: self.max_rows.unwrap_or(40),
+        })
+    }
+}
+
+/// `.ecomsql` in the working directory: next to the project an analyst is working in, and
+/// git-ignored in this repository.
+fn default_state_dir() -> PathBuf {
+    PathBuf::from(".ecomsql")
+}
+
+/// Parses "4GiB", "512 MB", "1.5g", "1000000" into bytes.
+pub fn parse_bytes(s: &str) -> Result<usize, ConfigError> {
+    let invalid = || ConfigError::Invalid {
+        key: "memory_limit",
+        value: s.to_string(),
+        expected: "a size such as 4GiB, 512MB or a byte count",
+    };
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: f64 = num.parse().map_err(|_| invalid())?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" => 1e12,
+        "tib" => 1024.0f64.powi(4),
+        _ => return Err(invalid()),
+    };
+    let bytes = num * mult;
+    if !(bytes.is_finite() && bytes >= 1.0) {
+        return Err(invalid());
+    }
+    Ok(bytes as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_stack_in_order() {
+        let file: ConfigLayer =
+            toml::from_str("memory_limit = \"1GiB\"\nformat = \"csv\"\nmax_rows = 5").unwrap();
+        let env =
+            ConfigLayer::from_env([("ECOMSQL_FORMAT".to_string(), "json".to_string())]).unwrap();
+        let flags = ConfigLayer {
+            max_rows: Some(7),
+            ..Default::default()
+        };
+        let c = ConfigLayer::default()
+            .merge(file)
+            .merge(env)
+            .merge(flags)
+            .check()
+            .unwrap();
+        assert_eq!(c.memory_limit, Some(1 << 30));
+        assert_eq!(c.format, OutputFormat::Json);
+        assert_eq!(c.max_rows, 7);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_rejected() {
+        assert!(toml::from_str::<ConfigLayer>("colour = 1").is_err());
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("0").is_err());
+        assert_eq!(parse_bytes("512MB").unwrap(), 512_000_000);
+        let bad = ConfigLayer {
+            target_partitions: Some(0),
+            ..Default::default()
+        };
+        assert!(
+            bad.check()
+                .unwrap_err()
+                .to_string()
+                .contains("target_partitions")
+        );
+    }
+}

@@ -1,0 +1,65 @@
+//! # ecomsql — SQL analytics for online-shop logs
+//!
+//! The application around the [`ecomsql_udfs`] extension.
+//!
+//! ## Layout
+//! - [`config`]: one [`Config`] merged from defaults, `ecomsql.toml`, `ECOMSQL_*` and flags.
+//! - [`catalog`]: a data directory becomes tables.
+//! - [`generator`]: the deterministic synthetic shop-log generator (`ecomsql gen`).
+//! - [`sample`]: the embedded default sample, generated on first use.
+//! - [`repl`]: the interactive shell and the non-interactive `sql` command.
+//! - [`cli`]: command-line parsing and dispatch (`main.rs` only calls [`cli::run`]).
+//!
+//! Every entry point builds its session with [`build_session`], which registers all ecomsql
+//! functions through [`ecomsql_udfs::register_all`].
+
+#![deny(clippy::print_stdout, clippy::print_stderr, clippy::dbg_macro)]
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod generator;
+pub mod repl;
+pub mod sample;
+
+use std::sync::Arc;
+
+use datafusion::error::Result;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+pub use config::Config;
+
+/// A DataFusion session configured from `config`, with every ecomsql function registered and
+/// `information_schema` enabled. Tables are added separately by [`catalog::register_data_dir`].
+pub fn build_session(config: &Config) -> Result<SessionContext> {
+    let session_config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_target_partitions(config.target_partitions)
+        .with_default_catalog_and_schema("ecomsql", "public");
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = config.memory_limit {
+        // Sorts, aggregations and joins that outgrow the pool spill to the OS temp directory.
+        runtime = runtime.with_memory_limit(limit, 1.0);
+    }
+    let ctx = SessionContext::new_with_config_rt(session_config, runtime.build_arc()?);
+    ecomsql_udfs::register_all(&ctx);
+    Ok(ctx)
+}
+
+/// Builds the session and registers the configured data directory (or the generated sample,
+/// generating it first if needed). Catalog problems are returned, not fatal.
+pub async fn open(
+    config: &Config,
+) -> std::result::Result<(SessionContext, catalog::CatalogReport), cli::AppError> {
+    let ctx = build_session(config)?;
+    let dir = match &config.data_dir {
+        Some(d) => d.clone(),
+        None => sample::ensure_sample(config)?,
+    };
+    let report = catalog::register_data_dir(&ctx, &dir).await;
+    Ok((ctx, report))
+}
+
+/// Shared handle type used by the shell and the server.
+pub type SharedContext = Arc<SessionContext>;

@@ -1,0 +1,77 @@
+//! Shared test data: one generated shop per test binary run (generated once, on first use).
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::prelude::SessionContext;
+use ecomsql::generator::{GenOptions, generate};
+
+/// A temp folder removed when dropped.
+pub fn temp_dir(label: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("ecomsql-{label}-"))
+        .tempdir()
+        .expect("temp dir")
+}
+
+/// Options for a small shop at `out`.
+pub fn small_opts(out: PathBuf, users: u64, days: u32, threads: usize) -> GenOptions {
+    GenOptions {
+        users,
+        days,
+        threads,
+        force: true,
+        progress: false,
+        ..GenOptions::sample(out)
+    }
+}
+
+/// 2,000 users over 30 days, generated once.
+pub fn shop() -> &'static Path {
+    static SHOP: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = SHOP.get_or_init(|| {
+        let dir = temp_dir("shop");
+        let path = dir.path().join("shop");
+        generate(&small_opts(path.clone(), 2_000, 30, 2)).expect("generate the test shop");
+        (dir, path)
+    });
+    path
+}
+
+/// A session over `dir` with every ecomsql function.
+pub async fn session(dir: &Path) -> SessionContext {
+    let ctx = ecomsql::build_session(&ecomsql::Config::default()).expect("session");
+    let report = ecomsql::catalog::register_data_dir(&ctx, dir).await;
+    assert!(
+        report.errors.is_empty(),
+        "catalog errors: {:?}",
+        report.errors
+    );
+    ctx
+}
+
+/// Runs a query and returns its batches.
+pub async fn query(ctx: &SessionContext, sql: &str) -> Vec<RecordBatch> {
+    match ctx.sql(sql).await {
+        Ok(df) => df.collect().await.unwrap_or_else(|e| panic!("{sql}: {e}")),
+        Err(e) => panic!("{sql}: {e}"),
+    }
+}
+
+/// Runs a query returning one integer.
+pub async fn scalar_i64(ctx: &SessionContext, sql: &str) -> i64 {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::Int64Type;
+    let batches = query(ctx, sql).await;
+    let b = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .unwrap_or_else(|| panic!("{sql}: no rows"));
+    let col = datafusion::arrow::compute::cast(
+        b.column(0),
+        &datafusion::arrow::datatypes::DataType::Int64,
+    )
+    .expect("cast");
+    col.as_primitive::<Int64Type>().value(0)
+}

@@ -1,0 +1,8 @@
+//! ecomsql's integration tests: one binary, one module per area. Servers bind 127.0.0.1:0;
+//! nothing sleeps waiting for anything.
+
+mod catalog;
+mod fixture;
+mod generator;
+mod queries;
+mod shell;

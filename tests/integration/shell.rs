@@ -1,0 +1,210 @@
+//! The shell: non-interactive `sql -c/-f`/stdin, exit codes and one-line errors, and the
+//! interactive shell driven through a pseudo-terminal.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use crate::fixture::{shop, temp_dir};
+
+fn ecomsql(args: &[&str], stdin: Option<&str>) -> Output {
+    let state = temp_dir("state");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecomsql"));
+    cmd.arg("--data")
+        .arg(shop())
+        .arg("--state-dir")
+        .arg(state.path())
+        .args(args);
+    cmd.env_remove("ECOMSQL_DATA")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn ecomsql");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+    } else {
+        drop(child.stdin.take());
+    }
+    child.wait_with_output().expect("wait")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn sql_command_answers_with_a_table_and_summary() {
+    let out = ecomsql(
+        &[
+            "sql",
+            "-c",
+            "SELECT event_type, count(*) AS n FROM events GROUP BY 1 ORDER BY 1;",
+        ],
+        None,
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    for t in [
+        "add_to_cart",
+        "begin_checkout",
+        "purchase",
+        "remove_from_cart",
+        "search",
+        "view",
+    ] {
+        assert!(stdout.contains(t), "{stdout}");
+    }
+    assert!(stdout.contains("6 rows in "), "{stdout}");
+}
+
+#[test]
+fn formats_and_row_cap() {
+    let out = ecomsql(
+        &[
+            "--format",
+            "csv",
+            "sql",
+            "-c",
+            "SELECT user_id, country FROM users ORDER BY user_id LIMIT 3",
+        ],
+        None,
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("user_id,country\n1,"), "{stdout}");
+    assert_eq!(stdout.lines().count(), 4);
+    let out = ecomsql(
+        &[
+            "--format",
+            "ndjson",
+            "sql",
+            "-c",
+            "SELECT 1 AS a UNION ALL SELECT 2",
+        ],
+        None,
+    );
+    assert_eq!(text(&out.stdout).lines().count(), 2);
+    let out = ecomsql(&["--format", "json", "sql", "-c", "SELECT 1 AS a"], None);
+    assert_eq!(
+        text(&out.stdout).split_whitespace().collect::<String>(),
+        "[{\"a\":1}]"
+    );
+    let out = ecomsql(
+        &["--max-rows", "5", "sql", "-c", "SELECT * FROM users"],
+        None,
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("2000 rows (first 5 shown"), "{stdout}");
+}
+
+#[test]
+fn errors_are_one_line_and_exit_non_zero() {
+    for (sql, needle) in [
+        ("SELEC 1", "SELEC"),
+        ("SELECT * FROM no_such_table", "no_such_table"),
+        ("SELECT hash_split(1.5)", "hash_split"),
+        ("SELECT hash_split('a', 'b')", "seed"),
+    ] {
+        let out = ecomsql(&["sql", "-c", sql], None);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{sql}: {stderr}");
+        assert!(
+            stderr.starts_with("Error: ") && stderr.contains(needle),
+            "{sql}: {stderr}"
+        );
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{sql}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("backtrace"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn files_stdin_and_backslash_commands() {
+    let dir = temp_dir("script");
+    let file = dir.path().join("q.sql");
+    std::fs::write(&file, "-- two statements\nCREATE VIEW buyers AS SELECT DISTINCT user_id FROM orders;\nSELECT count(*) > 0 AS ok FROM buyers;\n").expect("write");
+    let out = ecomsql(&["sql", "-f", file.to_str().expect("utf8")], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("true"));
+    let out = ecomsql(
+        &["sql"],
+        Some("SELECT 40 + 2 AS answer;\n\\d\n\\h hash_split\n"),
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("42") && stdout.contains("events") && stdout.contains("XXH64"),
+        "{stdout}"
+    );
+    let out = ecomsql(&["sql"], Some("SELECT 1;\nSELECT nope;\nSELECT 3;\n"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("statement 2 of 3"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !text(&out.stdout).contains("| 3 "),
+        "must stop at the first error"
+    );
+    let out = ecomsql(&["sql", "-c", "\\nope"], None);
+    assert!(text(&out.stderr).contains("unknown command"));
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in [
+        &["--help"][..],
+        &["sql", "--help"],
+        &["gen", "--help"],
+        &["repl", "--help"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ecomsql"))
+            .args(sub)
+            .output()
+            .expect("run");
+        assert!(out.status.success());
+        assert!(text(&out.stdout).contains("Usage"), "{sub:?}");
+    }
+}
+
+#[test]
+fn interactive_shell_through_a_pty() {
+    use rexpect::session::spawn_command;
+    let state = temp_dir("pty");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecomsql"));
+    cmd.arg("--data")
+        .arg(shop())
+        .arg("--state-dir")
+        .arg(state.path())
+        .env("NO_COLOR", "1")
+        .env("TERM", "dumb");
+    let mut p = spawn_command(cmd, Some(60_000)).expect("spawn in a pty");
+    p.exp_string("ecomsql>").expect("prompt");
+    // Multi-line input runs at the ';'.
+    p.send_line("SELECT 40 + 2").expect("send");
+    p.send_line("  AS answer;").expect("send");
+    p.exp_string("42").expect("answer");
+    p.exp_string("1 row in").expect("summary");
+    p.send_line("\\d").expect("send");
+    p.exp_string("events").expect("tables");
+    p.send_line("SELECT nope;").expect("send");
+    p.exp_string("Error:").expect("error line");
+    // Ctrl-C at the prompt does not end the shell.
+    p.send_control('c').expect("ctrl-c");
+    p.send_line("\\timing").expect("send");
+    p.exp_string("Timing is on")
+        .expect("still alive after Ctrl-C");
+    p.send_line("\\q").expect("quit");
+    p.exp_eof().expect("exit");
+    let history = std::fs::read_to_string(state.path().join("history.txt")).unwrap_or_default();
+    assert!(
+        history.contains("AS answer;"),
+        "history not saved: {history:?}"
+    );
+}

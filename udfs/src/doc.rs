@@ -1,0 +1,13 @@
+//! Documentation sections for ecomsql's functions, one per family, so the shell's `\h` can group
+//! them. Add a section here when a new family lands.
+
+use datafusion::logical_expr::DocSection;
+
+/// Feature extraction: sessions, funnels, retention, RFM, splits.
+pub const DOC_SECTION_FEATURES: DocSection = DocSection {
+    include: true,
+    label: "ecomsql features",
+    description: Some(
+        "Feature extraction over shop logs: sessions, funnels, retention, RFM, splits",
+    ),
+};

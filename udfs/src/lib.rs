@@ -1,0 +1,100 @@
+//! # ecomsql-udfs — the SQL functions of ecomsql, as a DataFusion extension
+//!
+//! One call, [`register_all`], adds every ecomsql function to a DataFusion
+//! [`SessionContext`]. The shell, the Flight SQL server, the scheduler, the tests and the
+//! benchmarks all use it, so a function is never listed twice.
+//!
+//! | family | module | functions |
+//! |---|---|---|
+//! | features | [`features`] | `hash_split` |
+//!
+//! ## How to add a function
+//! 1. Create `src/<family>/<sql_name>.rs` holding one struct (`HashSplitFunc` for `hash_split`)
+//!    that implements the DataFusion UDF trait, with its Arrow kernel as a separate plain function
+//!    unit-tested in the same file, and its [`Documentation`] (syntax, arguments, example).
+//! 2. List it in the family's `mod.rs` (`scalar_udfs()`, `aggregate_udfs()`, …).
+//! 3. Add `tests/sql/<family>/<sql_name>.slt` with the happy path, NULLs, empty input and every
+//!    error message. `\h <sql_name>` in the shell then shows its documentation.
+
+#![deny(clippy::print_stdout, clippy::print_stderr, clippy::dbg_macro)]
+
+use std::sync::Arc;
+
+use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF, WindowUDF};
+use datafusion::prelude::SessionContext;
+
+pub mod doc;
+pub mod features;
+
+/// Every scalar function ecomsql adds.
+pub fn all_scalar_udfs() -> Vec<Arc<ScalarUDF>> {
+    features::scalar_udfs()
+}
+
+/// Every aggregate function ecomsql adds.
+pub fn all_aggregate_udfs() -> Vec<Arc<AggregateUDF>> {
+    features::aggregate_udfs()
+}
+
+/// Every window function ecomsql adds.
+pub fn all_window_udfs() -> Vec<Arc<WindowUDF>> {
+    features::window_udfs()
+}
+
+/// One ecomsql function as the shell's `\h` lists it.
+#[derive(Debug, Clone)]
+pub struct FunctionHelp {
+    /// SQL name.
+    pub name: String,
+    /// `scalar`, `aggregate`, `window` or `table`.
+    pub kind: &'static str,
+    /// The in-code documentation.
+    pub documentation: Documentation,
+}
+
+/// The documentation of every ecomsql function, sorted by name.
+pub fn all_function_docs() -> Vec<FunctionHelp> {
+    let mut out = Vec::new();
+    for f in all_scalar_udfs() {
+        if let Some(d) = f.documentation() {
+            out.push(FunctionHelp {
+                name: f.name().to_string(),
+                kind: "scalar",
+                documentation: d.clone(),
+            });
+        }
+    }
+    for f in all_aggregate_udfs() {
+        if let Some(d) = f.documentation() {
+            out.push(FunctionHelp {
+                name: f.name().to_string(),
+                kind: "aggregate",
+                documentation: d.clone(),
+            });
+        }
+    }
+    for f in all_window_udfs() {
+        if let Some(d) = f.documentation() {
+            out.push(FunctionHelp {
+                name: f.name().to_string(),
+                kind: "window",
+                documentation: d.clone(),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// Registers every ecomsql function into `ctx`.
+pub fn register_all(ctx: &SessionContext) {
+    for f in all_scalar_udfs() {
+        ctx.register_udf(f.as_ref().clone());
+    }
+    for f in all_aggregate_udfs() {
+        ctx.register_udaf(f.as_ref().clone());
+    }
+    for f in all_window_udfs() {
+        ctx.register_udwf(f.as_ref().clone());
+    }
+}
