@@ -181,7 +181,7 @@ pub fn generate(opts: &GenOptions) -> Result<GenSummary, GenError> {
         .unwrap_or_default()
         .and_utc()
         .timestamp_micros();
-    let mut world_rng = Pcg64Mcg::seed_from_u64(opts.seed ^ 0x5EED_0F_0A7A);
+    let mut world_rng = Pcg64Mcg::seed_from_u64(opts.seed ^ 0x005E_ED0F_0A7A);
     let products = Products::generate(&mut world_rng, product_count(opts.users));
     let world = World::new(
         start_us,

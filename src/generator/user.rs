@@ -268,22 +268,22 @@ impl UserSim {
         if (day as i64) < self.signup_day {
             return 0;
         }
-        if let Some((d, to)) = self.drift {
-            if day == d {
-                self.persona_now = to;
-                let keep_rate = self.params.sessions_per_day;
-                self.params = UserParams::draw(&mut self.rng, to);
-                // Keep some of the user's own activity level: people change habits gradually.
-                self.params.sessions_per_day = (keep_rate * self.params.sessions_per_day).sqrt();
-                if matches!(to, Persona::LapsingCustomer) {
-                    self.lifecycle = Lifecycle::Lapse {
-                        start: day as f64,
-                        tau: self.rng.gen_range(6.0..25.0),
-                    };
-                }
-                self.drift_day = Some(d);
-                self.drift = None;
+        if let Some((d, to)) = self.drift
+            && day == d
+        {
+            self.persona_now = to;
+            let keep_rate = self.params.sessions_per_day;
+            self.params = UserParams::draw(&mut self.rng, to);
+            // Keep some of the user's own activity level: people change habits gradually.
+            self.params.sessions_per_day = (keep_rate * self.params.sessions_per_day).sqrt();
+            if matches!(to, Persona::LapsingCustomer) {
+                self.lifecycle = Lifecycle::Lapse {
+                    start: day as f64,
+                    tau: self.rng.gen_range(6.0..25.0),
+                };
             }
+            self.drift_day = Some(d);
+            self.drift = None;
         }
         let logged = day < world.days;
         let day_start = world.start_us + day as i64 * US_PER_DAY;
@@ -313,10 +313,11 @@ impl UserSim {
             return 0;
         }
         scratch.starts.clear();
+        // On the sign-up day, activity starts after signing up.
+        let earliest = self.signup_ts.max(day_start);
         for _ in 0..n {
-            scratch
-                .starts
-                .push(day_start + world.draw_time_of_day(&mut self.rng));
+            let t = day_start + world.draw_time_of_day(&mut self.rng);
+            scratch.starts.push(t.max(earliest));
         }
         scratch.starts.sort_unstable();
         let mut emitted = 0u64;
@@ -504,13 +505,12 @@ impl UserSim {
         } else {
             "completed"
         };
-        if let Some(c) = &mut self.campaign {
-            if t >= c.ts
-                && t < c.ts + world.campaign_window_days as i64 * US_PER_DAY
-                && status != "cancelled"
-            {
-                c.converted = true;
-            }
+        if let Some(c) = &mut self.campaign
+            && t >= c.ts
+            && t < c.ts + world.campaign_window_days as i64 * US_PER_DAY
+            && status != "cancelled"
+        {
+            c.converted = true;
         }
         if !logged {
             if status != "cancelled" {

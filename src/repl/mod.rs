@@ -195,7 +195,6 @@ impl Shell {
 
 fn is_ddl(sql: &str) -> bool {
     let first = sql
-        .trim_start()
         .split_whitespace()
         .next()
         .unwrap_or("")

@@ -83,13 +83,13 @@ impl<'a> Printer<'a> {
                 .map_err(io_err)?;
             }
             OutputFormat::Csv => {
-                if !self.csv_header_written {
-                    if let Some(schema) = &self.schema {
-                        let names: Vec<&str> =
-                            schema.fields().iter().map(|f| f.name().as_str()).collect();
-                        if !names.is_empty() {
-                            writeln!(self.out, "{}", names.join(",")).map_err(io_err)?;
-                        }
+                if !self.csv_header_written
+                    && let Some(schema) = &self.schema
+                {
+                    let names: Vec<&str> =
+                        schema.fields().iter().map(|f| f.name().as_str()).collect();
+                    if !names.is_empty() {
+                        writeln!(self.out, "{}", names.join(",")).map_err(io_err)?;
                     }
                 }
             }
