@@ -33,12 +33,16 @@ pub use config::Config;
 /// A DataFusion session configured from `config`, with every ecomsql function registered and
 /// `information_schema` enabled. Tables are added separately by [`catalog::register_data_dir`].
 pub fn build_session(config: &Config) -> Result<SessionContext> {
-    let session_config = SessionConfig::new()
+    let mut session_config = SessionConfig::new()
         .with_information_schema(true)
         .with_target_partitions(config.target_partitions)
         .with_default_catalog_and_schema("ecomsql", "public");
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = config.memory_limit {
+        // A sort reserves this much up front for merging its spill files (10 MiB by default);
+        // under a small pool that reservation alone would fail, so scale it with the pool.
+        let exec = &mut session_config.options_mut().execution;
+        exec.sort_spill_reservation_bytes = exec.sort_spill_reservation_bytes.min(limit / 8);
         // Sorts, aggregations and joins that outgrow the pool spill to the OS temp directory.
         runtime = runtime.with_memory_limit(limit, 1.0);
     }

@@ -208,3 +208,64 @@ fn interactive_shell_through_a_pty() {
         "history not saved: {history:?}"
     );
 }
+
+#[test]
+fn ctrl_c_cancels_a_running_query_but_not_the_shell() {
+    use rexpect::session::spawn_command;
+    let state = temp_dir("cancel");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecomsql"));
+    cmd.arg("--data")
+        .arg(shop())
+        .arg("--state-dir")
+        .arg(state.path())
+        .env("NO_COLOR", "1")
+        .env("TERM", "dumb");
+    let mut p = spawn_command(cmd, Some(60_000)).expect("spawn in a pty");
+    p.exp_string("ecomsql>").expect("prompt");
+    // A cross join of the events with themselves: hours of work.
+    p.send_line("SELECT count(*) FROM events a, events b WHERE a.user_id + b.user_id < 0;")
+        .expect("send");
+    // After a second the live progress line appears.
+    p.exp_string("Ctrl-C to cancel").expect("progress line");
+    p.send_control('c').expect("ctrl-c");
+    p.exp_string("query cancelled").expect("cancelled");
+    p.send_line("SELECT 6 * 7 AS still_here;").expect("send");
+    p.exp_string("42").expect("shell still answers");
+    p.send_control('d').expect("ctrl-d");
+    p.exp_eof().expect("Ctrl-D quits");
+}
+
+#[test]
+fn memory_limit_spills_sorts_to_disk() {
+    let sql = "SELECT count(*) AS n FROM events";
+    let total = text(&ecomsql(&["--format", "csv", "sql", "-c", sql], None).stdout);
+    let total: usize = total
+        .lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .expect("count");
+    // The sort needs several times the pool: it must spill, not fail.
+    let out = ecomsql(
+        &[
+            "--memory-limit",
+            "4MB",
+            "--target-partitions",
+            "1",
+            "--format",
+            "csv",
+            "sql",
+            "-c",
+            "SELECT event_id, search_query, ts FROM events ORDER BY search_query, ts, event_id",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), total + 1);
+    let out = ecomsql(&["--memory-limit", "lots", "sql", "-c", "SELECT 1"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("memory_limit"),
+        "{}",
+        text(&out.stderr)
+    );
+}
