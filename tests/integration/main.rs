@@ -4,5 +4,6 @@
 mod catalog;
 mod fixture;
 mod generator;
+mod interop;
 mod queries;
 mod shell;

@@ -183,7 +183,7 @@ fn interactive_shell_through_a_pty() {
         .arg("--state-dir")
         .arg(state.path())
         .env("NO_COLOR", "1")
-        .env("TERM", "dumb");
+        .env("TERM", "xterm");
     let mut p = spawn_command(cmd, Some(60_000)).expect("spawn in a pty");
     p.exp_string("ecomsql>").expect("prompt");
     // Multi-line input runs at the ';'.
@@ -193,6 +193,11 @@ fn interactive_shell_through_a_pty() {
     p.exp_string("1 row in").expect("summary");
     p.send_line("\\d").expect("send");
     p.exp_string("events").expect("tables");
+    // Tab completes table names.
+    p.send("SELECT count(*) AS n FROM campai").expect("send");
+    p.send("\t").expect("tab");
+    p.send_line(";").expect("send");
+    p.exp_string("1 row in").expect("completed query ran");
     p.send_line("SELECT nope;").expect("send");
     p.exp_string("Error:").expect("error line");
     // Ctrl-C at the prompt does not end the shell.
@@ -219,7 +224,7 @@ fn ctrl_c_cancels_a_running_query_but_not_the_shell() {
         .arg("--state-dir")
         .arg(state.path())
         .env("NO_COLOR", "1")
-        .env("TERM", "dumb");
+        .env("TERM", "xterm");
     let mut p = spawn_command(cmd, Some(60_000)).expect("spawn in a pty");
     p.exp_string("ecomsql>").expect("prompt");
     // A cross join of the events with themselves: hours of work.
@@ -265,6 +270,54 @@ fn memory_limit_spills_sorts_to_disk() {
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("memory_limit"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn config_file_env_and_flags_stack() {
+    let dir = temp_dir("config");
+    std::fs::write(
+        dir.path().join("ecomsql.toml"),
+        format!(
+            "data_dir = {:?}\nformat = \"csv\"\nmax_rows = 3\n",
+            shop().display().to_string()
+        ),
+    )
+    .expect("write config");
+    let run = |envs: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecomsql"));
+        cmd.current_dir(dir.path())
+            .env_remove("ECOMSQL_DATA")
+            .env_remove("ECOMSQL_FORMAT");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.args(args)
+            .args(["sql", "-c", "SELECT count(*) AS n FROM users"])
+            .output()
+            .expect("run")
+    };
+    // The file: data directory and CSV.
+    let out = run(&[], &[]);
+    assert_eq!(text(&out.stdout), "n\n2000\n", "{}", text(&out.stderr));
+    // The environment overrides the file.
+    let out = run(&[("ECOMSQL_FORMAT", "ndjson")], &[]);
+    assert_eq!(text(&out.stdout), "{\"n\":2000}\n");
+    // Flags override both.
+    let out = run(&[("ECOMSQL_FORMAT", "ndjson")], &["--format", "table"]);
+    assert!(
+        text(&out.stdout).contains("1 row in"),
+        "{}",
+        text(&out.stdout)
+    );
+    // A bad file is a clear error naming it.
+    std::fs::write(dir.path().join("ecomsql.toml"), "colour = 1\n").expect("write");
+    let out = run(&[], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("ecomsql.toml") && text(&out.stderr).contains("colour"),
         "{}",
         text(&out.stderr)
     );
