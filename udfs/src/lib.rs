@@ -6,7 +6,7 @@
 //!
 //! | family | module | functions |
 //! |---|---|---|
-//! | features | [`features`] | `hash_split` |
+//! | features | [`features`] | `hash_split`, `summarize` (table) |
 //!
 //! ## How to add a function
 //! 1. Create `src/<family>/<sql_name>.rs` holding one struct (`HashSplitFunc` for `hash_split`)
@@ -20,6 +20,7 @@
 
 use std::sync::Arc;
 
+use datafusion::catalog::TableFunctionImpl;
 use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
@@ -39,6 +40,12 @@ pub fn all_aggregate_udfs() -> Vec<Arc<AggregateUDF>> {
 /// Every window function ecomsql adds.
 pub fn all_window_udfs() -> Vec<Arc<WindowUDF>> {
     features::window_udfs()
+}
+
+/// Every table function ecomsql adds: (SQL name, implementation, documentation). DataFusion's
+/// table functions carry no documentation, so ours travels beside them.
+pub fn all_table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>, Documentation)> {
+    features::table_functions()
 }
 
 /// One ecomsql function as the shell's `\h` lists it.
@@ -82,6 +89,13 @@ pub fn all_function_docs() -> Vec<FunctionHelp> {
             });
         }
     }
+    for (name, _, documentation) in all_table_functions() {
+        out.push(FunctionHelp {
+            name: name.to_string(),
+            kind: "table",
+            documentation,
+        });
+    }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
 }
@@ -96,5 +110,8 @@ pub fn register_all(ctx: &SessionContext) {
     }
     for f in all_window_udfs() {
         ctx.register_udwf(f.as_ref().clone());
+    }
+    for (name, f, _) in all_table_functions() {
+        ctx.register_udtf(name, f);
     }
 }

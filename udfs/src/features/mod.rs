@@ -4,9 +4,11 @@
 
 use std::sync::Arc;
 
-use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
+use datafusion::catalog::TableFunctionImpl;
+use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF, WindowUDF};
 
 pub mod hash_split;
+pub mod summarize;
 
 /// The scalar functions of this family.
 pub fn scalar_udfs() -> Vec<Arc<ScalarUDF>> {
@@ -23,4 +25,11 @@ pub fn aggregate_udfs() -> Vec<Arc<AggregateUDF>> {
 /// The window functions of this family.
 pub fn window_udfs() -> Vec<Arc<WindowUDF>> {
     vec![]
+}
+
+/// The table functions of this family: (SQL name, implementation, documentation).
+pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>, Documentation)> {
+    let summarize = summarize::SummarizeFunc;
+    let doc = summarize.documentation().clone();
+    vec![(summarize::SummarizeFunc::NAME, Arc::new(summarize), doc)]
 }
