@@ -185,26 +185,35 @@ fn interactive_shell_through_a_pty() {
         .env("NO_COLOR", "1")
         .env("TERM", "xterm");
     let mut p = spawn_command(cmd, Some(60_000)).expect("spawn in a pty");
-    p.exp_string("ecomsql>").expect("prompt");
+    // Input typed before the shell is back at its prompt may be flushed by the terminal mode
+    // switch, as with any line editor, so every step waits for the prompt first.
+    let prompt = |p: &mut rexpect::session::PtySession| p.exp_string("ecomsql> ").expect("prompt");
+    prompt(&mut p);
     // Multi-line input runs at the ';'.
     p.send_line("SELECT 40 + 2").expect("send");
     p.send_line("  AS answer;").expect("send");
     p.exp_string("42").expect("answer");
     p.exp_string("1 row in").expect("summary");
+    prompt(&mut p);
     p.send_line("\\d").expect("send");
     p.exp_string("events").expect("tables");
+    prompt(&mut p);
     // Tab completes table names.
     p.send("SELECT count(*) AS n FROM campai").expect("send");
     p.send("\t").expect("tab");
     p.send_line(";").expect("send");
     p.exp_string("1 row in").expect("completed query ran");
+    prompt(&mut p);
     p.send_line("SELECT nope;").expect("send");
     p.exp_string("Error:").expect("error line");
+    prompt(&mut p);
     // Ctrl-C at the prompt does not end the shell.
     p.send_control('c').expect("ctrl-c");
+    prompt(&mut p);
     p.send_line("\\timing").expect("send");
     p.exp_string("Timing is on")
         .expect("still alive after Ctrl-C");
+    prompt(&mut p);
     p.send_line("\\q").expect("quit");
     p.exp_eof().expect("exit");
     let history = std::fs::read_to_string(state.path().join("history.txt")).unwrap_or_default();
@@ -234,8 +243,10 @@ fn ctrl_c_cancels_a_running_query_but_not_the_shell() {
     p.exp_string("Ctrl-C to cancel").expect("progress line");
     p.send_control('c').expect("ctrl-c");
     p.exp_string("query cancelled").expect("cancelled");
+    p.exp_string("ecomsql> ").expect("prompt");
     p.send_line("SELECT 6 * 7 AS still_here;").expect("send");
     p.exp_string("42").expect("shell still answers");
+    p.exp_string("ecomsql> ").expect("prompt");
     p.send_control('d').expect("ctrl-d");
     p.exp_eof().expect("Ctrl-D quits");
 }
