@@ -22,8 +22,6 @@ pub mod generator;
 pub mod repl;
 pub mod sample;
 
-use std::sync::Arc;
-
 use datafusion::error::Result;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -64,6 +62,3 @@ pub async fn open(
     let report = catalog::register_data_dir(&ctx, &dir).await;
     Ok((ctx, report))
 }
-
-/// Shared handle type used by the shell and the server.
-pub type SharedContext = Arc<SessionContext>;

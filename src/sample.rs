@@ -20,13 +20,13 @@ pub fn ensure_sample(config: &Config) -> Result<PathBuf, AppError> {
     }
     opts.force = true;
     tracing::info!(path = %dir.display(), "generating the default sample");
-    eprintln_sample_notice(&dir);
+    announce_generation(&dir);
     let summary = generate(&opts)?;
     tracing::info!(events = summary.events, "sample ready");
     Ok(dir)
 }
 
-fn eprintln_sample_notice(dir: &std::path::Path) {
+fn announce_generation(dir: &std::path::Path) {
     use std::io::Write;
     // A first run takes a while and must say why: the shell has not started yet, so the notice
     // goes straight to stderr.
