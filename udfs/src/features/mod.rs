@@ -7,6 +7,7 @@ use std::sync::Arc;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 
 pub mod hash_split;
+pub mod sessionize;
 
 /// The scalar functions of this family.
 pub fn scalar_udfs() -> Vec<Arc<ScalarUDF>> {
@@ -22,5 +23,7 @@ pub fn aggregate_udfs() -> Vec<Arc<AggregateUDF>> {
 
 /// The window functions of this family.
 pub fn window_udfs() -> Vec<Arc<WindowUDF>> {
-    vec![]
+    vec![Arc::new(WindowUDF::new_from_impl(
+        sessionize::SessionizeFunc::new(),
+    ))]
 }
