@@ -7,6 +7,7 @@ use std::sync::Arc;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 
 pub mod hash_split;
+pub mod retention;
 pub mod sessionize;
 
 /// The scalar functions of this family.
@@ -18,7 +19,9 @@ pub fn scalar_udfs() -> Vec<Arc<ScalarUDF>> {
 
 /// The aggregate functions of this family.
 pub fn aggregate_udfs() -> Vec<Arc<AggregateUDF>> {
-    vec![]
+    vec![Arc::new(AggregateUDF::new_from_impl(
+        retention::RetentionFunc::new(),
+    ))]
 }
 
 /// The window functions of this family.
