@@ -8,13 +8,15 @@ use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 
 pub mod hash_split;
 pub mod retention;
+pub mod rfm_segment;
 pub mod sessionize;
 
 /// The scalar functions of this family.
 pub fn scalar_udfs() -> Vec<Arc<ScalarUDF>> {
-    vec![Arc::new(ScalarUDF::new_from_impl(
-        hash_split::HashSplitFunc::new(),
-    ))]
+    vec![
+        Arc::new(ScalarUDF::new_from_impl(hash_split::HashSplitFunc::new())),
+        Arc::new(ScalarUDF::new_from_impl(rfm_segment::RfmSegmentFunc::new())),
+    ]
 }
 
 /// The aggregate functions of this family.
