@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 
+pub mod days_between;
 pub mod hash_split;
 pub mod retention;
 pub mod rfm_segment;
@@ -14,6 +15,9 @@ pub mod sessionize;
 /// The scalar functions of this family.
 pub fn scalar_udfs() -> Vec<Arc<ScalarUDF>> {
     vec![
+        Arc::new(ScalarUDF::new_from_impl(
+            days_between::DaysBetweenFunc::new(),
+        )),
         Arc::new(ScalarUDF::new_from_impl(hash_split::HashSplitFunc::new())),
         Arc::new(ScalarUDF::new_from_impl(rfm_segment::RfmSegmentFunc::new())),
     ]
