@@ -432,6 +432,43 @@ mod tests {
         );
     }
 
+    /// The whole-partition path and the row-by-row (bounded) path give the same numbers.
+    #[test]
+    fn evaluate_all_equals_row_by_row() {
+        use datafusion::arrow::array::TimestampSecondArray;
+        let ts: ArrayRef = Arc::new(TimestampSecondArray::from(vec![
+            None,
+            Some(0),
+            Some(60),
+            None,
+            Some(200),
+            Some(200),
+            Some(261),
+        ]));
+        let values = [Arc::clone(&ts)];
+        let mut all = SessionizeEvaluator {
+            gap: 60,
+            state: SessionState::default(),
+        };
+        let whole = all.evaluate_all(&values, ts.len()).unwrap();
+        let whole = whole.as_primitive::<Int64Type>();
+        let mut rows = SessionizeEvaluator {
+            gap: 60,
+            state: SessionState::default(),
+        };
+        let one_by_one: Vec<Option<i64>> = (0..ts.len())
+            .map(|i| match rows.evaluate(&values, &(i..i + 1)).unwrap() {
+                ScalarValue::Int64(v) => v,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(whole.iter().collect::<Vec<_>>(), one_by_one);
+        assert_eq!(
+            one_by_one,
+            vec![None, Some(1), Some(1), None, Some(2), Some(2), Some(3)]
+        );
+    }
+
     #[test]
     fn gap_conversion() {
         let mdn =
