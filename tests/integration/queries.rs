@@ -37,6 +37,16 @@ fn run(file: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
+/// One number from the test shop, through the library (an independent path from the CLI).
+fn count(sql: &str) -> i64 {
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            let ctx = crate::fixture::session(shop()).await;
+            crate::fixture::scalar_i64(&ctx, sql).await
+        })
+}
+
 fn num(s: &str) -> f64 {
     s.parse().unwrap_or_else(|_| panic!("not a number: {s:?}"))
 }
@@ -70,6 +80,102 @@ fn every_query_file_runs_and_its_result_is_checked() {
                     );
                     assert!(num(&r[1]) > 0.0);
                 }
+            }
+            "rfm_segments" => {
+                assert_eq!(header.last().map(String::as_str), Some("segment"));
+                let expected =
+                    count("SELECT count(DISTINCT user_id) FROM orders WHERE status <> 'cancelled'");
+                assert_eq!(rows.len() as i64, expected, "one row per buying customer");
+                const SEGMENTS: [&str; 11] = [
+                    "Champions",
+                    "Loyal Customers",
+                    "Potential Loyalists",
+                    "New Customers",
+                    "Promising",
+                    "Need Attention",
+                    "About to Sleep",
+                    "At Risk",
+                    "Cannot Lose Them",
+                    "Hibernating",
+                    "Lost",
+                ];
+                let mut money = std::collections::HashMap::<&str, (f64, f64)>::new();
+                for r in &rows {
+                    for score in &r[4..7] {
+                        assert!((1.0..=5.0).contains(&num(score)), "{r:?}");
+                    }
+                    let seg = SEGMENTS
+                        .iter()
+                        .find(|s| **s == r[7])
+                        .unwrap_or_else(|| panic!("unknown segment {r:?}"));
+                    let e = money.entry(seg).or_default();
+                    e.0 += num(&r[3]);
+                    e.1 += 1.0;
+                }
+                let avg = |s: &str| {
+                    money
+                        .get(s)
+                        .map(|(m, n)| m / n)
+                        .unwrap_or_else(|| panic!("no {s}"))
+                };
+                assert!(
+                    avg("Champions") > 2.0 * avg("Lost"),
+                    "champions must spend more than lost customers"
+                );
+                assert!(
+                    money.len() >= 8,
+                    "most segments should be populated: {:?}",
+                    money.keys()
+                );
+            }
+            "sessions" => {
+                assert_eq!(header[1], "sessions");
+                // The same sessions by the LAG + running SUM formulation.
+                let expected = count(
+                    "SELECT count(*) FROM (SELECT user_id, ts, lag(ts) OVER (PARTITION BY user_id ORDER BY ts) AS prev FROM events)
+                     WHERE prev IS NULL OR ts - prev > INTERVAL '30 minutes'",
+                );
+                let total: f64 = rows.iter().map(|r| num(&r[1])).sum();
+                assert_eq!(total as i64, expected);
+                assert_eq!(
+                    rows.len() as i64,
+                    count("SELECT count(DISTINCT user_id) FROM events")
+                );
+                for r in &rows {
+                    assert!(num(&r[2]) >= 0.0 && num(&r[4]) <= num(&r[1]), "{r:?}");
+                }
+            }
+            "cohort_retention" => {
+                assert_eq!(header[2], "week_0");
+                assert!(rows.len() >= 4, "weekly cohorts over 30 days");
+                let users: f64 = rows.iter().map(|r| num(&r[1])).sum();
+                assert_eq!(
+                    users as i64,
+                    count(
+                        "SELECT count(DISTINCT u.user_id) FROM users u JOIN events e USING (user_id)
+                         WHERE u.signup_ts >= (SELECT min(ts) FROM events)"
+                    )
+                );
+                let mut observed = 0;
+                for r in &rows {
+                    if r[2].is_empty() {
+                        assert!(
+                            r[3..].iter().all(String::is_empty),
+                            "later weeks cannot be known before week 0: {r:?}"
+                        );
+                        continue;
+                    }
+                    observed += 1;
+                    let w0 = num(&r[2]);
+                    assert!(w0 <= num(&r[1]), "{r:?}");
+                    for w in r[3..].iter().filter(|w| !w.is_empty()) {
+                        assert!(
+                            num(w) <= w0,
+                            "returning users are a subset of week-0 users: {r:?}"
+                        );
+                    }
+                }
+                assert!(observed >= 2, "some cohorts must be observable");
             }
             other => {
                 panic!("queries/{other}.sql has no result check in tests/integration/queries.rs")
