@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 
+pub mod funnel_kernel;
 pub mod hash_split;
 
 /// The scalar functions of this family.
