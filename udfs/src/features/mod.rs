@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 
+pub mod funnel;
+pub mod funnel_accumulator;
 pub mod funnel_kernel;
 pub mod hash_split;
 
@@ -18,7 +20,9 @@ pub fn scalar_udfs() -> Vec<Arc<ScalarUDF>> {
 
 /// The aggregate functions of this family.
 pub fn aggregate_udfs() -> Vec<Arc<AggregateUDF>> {
-    vec![]
+    vec![Arc::new(AggregateUDF::new_from_impl(
+        funnel::FunnelFunc::new(),
+    ))]
 }
 
 /// The window functions of this family.
