@@ -9,6 +9,7 @@ use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 pub mod funnel;
 pub mod funnel_accumulator;
 pub mod funnel_kernel;
+pub mod funnel_steps;
 pub mod hash_split;
 
 /// The scalar functions of this family.
@@ -20,9 +21,12 @@ pub fn scalar_udfs() -> Vec<Arc<ScalarUDF>> {
 
 /// The aggregate functions of this family.
 pub fn aggregate_udfs() -> Vec<Arc<AggregateUDF>> {
-    vec![Arc::new(AggregateUDF::new_from_impl(
-        funnel::FunnelFunc::new(),
-    ))]
+    vec![
+        Arc::new(AggregateUDF::new_from_impl(funnel::FunnelFunc::new())),
+        Arc::new(AggregateUDF::new_from_impl(
+            funnel_steps::FunnelStepsFunc::new(),
+        )),
+    ]
 }
 
 /// The window functions of this family.
