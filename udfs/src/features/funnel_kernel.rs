@@ -171,15 +171,33 @@ pub fn funnel_depth(events: &[(i64, u64)], spec: &FunnelSpec) -> usize {
 /// canonical events; empty when `cond_1` never holds.
 ///
 /// Tries starts in time order and, from each, follows for every step the smallest live chain
-/// prefix; the first start reaching the depth of [`funnel_depth`] wins. Cost: O(starts ×
-/// events within one window × steps²) in the worst case.
+/// prefix; the first start reaching the depth of [`funnel_depth`] wins. Starts that cannot
+/// reach every step within the window, and starts whose chains all break, are left early; the
+/// worst case stays O(starts × events within one window × steps²).
 pub fn funnel_chain(events: &[(i64, u64)], spec: &FunnelSpec) -> Vec<i64> {
     let depth = funnel_depth(events, spec);
     if depth == 0 {
         return Vec::new();
     }
+    // Per step, its event times: a start is only tried when every step has an event within
+    // the window after it, which skips hopeless starts in O(steps × log events).
+    let times: Vec<Vec<i64>> = (2..=depth)
+        .map(|k| {
+            events
+                .iter()
+                .filter(|e| e.1 & bit(k) != 0)
+                .map(|e| e.0)
+                .collect()
+        })
+        .collect();
+    let reachable = |s: i64| {
+        times.iter().all(|ts| {
+            let i = ts.partition_point(|&t| t < s);
+            ts.get(i).is_some_and(|&t| within(t, s, spec.window))
+        })
+    };
     for (i, e) in events.iter().enumerate() {
-        if e.1 & 1 == 0 {
+        if e.1 & 1 == 0 || !reachable(e.0) {
             continue;
         }
         if let Some(chain) = chain_from(events, i, depth, spec) {
@@ -243,6 +261,10 @@ fn chain_from(
             }
             old_prev = old;
             new_prev = new;
+        }
+        // Only the first event can start this chain: once every prefix is broken, give up.
+        if cur.iter().all(Option::is_none) {
+            return None;
         }
     }
     None
@@ -363,6 +385,19 @@ pub(crate) mod tests {
         assert_eq!(c, (0..64).collect::<Vec<i64>>());
         assert_eq!(run(&ev, &spec(100, 64, ORDER)).0, 64);
         assert_eq!(run(&ev, &spec(100, 64, DEDUP)).0, 64);
+    }
+
+    #[test]
+    fn hopeless_starts_are_skipped() {
+        // Many starts, only the last ones can reach the final step within the window; and in
+        // strict_deduplication every start but the last is broken by the next one.
+        let n = 20_000i64;
+        let mut ev: Vec<(i64, u64)> = (0..n).map(|t| (t, 1)).collect();
+        ev.push((2 * n - 5, 2));
+        let (d, c) = run(&ev, &spec(n, 2, FunnelMode::default()));
+        assert_eq!((d, c), (2, vec![n - 5, 2 * n - 5]));
+        let (d, c) = run(&ev, &spec(2 * n, 2, DEDUP));
+        assert_eq!((d, c), (2, vec![n - 1, 2 * n - 5]));
     }
 
     #[test]
