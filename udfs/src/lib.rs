@@ -6,7 +6,7 @@
 //!
 //! | family | module | functions |
 //! |---|---|---|
-//! | features | [`features`] | `hash_split`, `days_between`, `rfm_segment`, `sessionize` (window), `retention` (aggregate), `summarize` (table) |
+//! | features | [`features`] | `hash_split`, `days_between`, `rfm_segment`, `sessionize` (window), `funnel`, `funnel_steps`, `retention` (aggregates), `summarize` (table) |
 //!
 //! ## How to add a function
 //! 1. Create `src/<family>/<sql_name>.rs` holding one struct (`HashSplitFunc` for `hash_split`)

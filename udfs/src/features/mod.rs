@@ -8,6 +8,10 @@ use datafusion::catalog::TableFunctionImpl;
 use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF, WindowUDF};
 
 pub mod days_between;
+pub mod funnel;
+pub mod funnel_accumulator;
+pub mod funnel_kernel;
+pub mod funnel_steps;
 pub mod hash_split;
 pub mod retention;
 pub mod rfm_segment;
@@ -27,9 +31,13 @@ pub fn scalar_udfs() -> Vec<Arc<ScalarUDF>> {
 
 /// The aggregate functions of this family.
 pub fn aggregate_udfs() -> Vec<Arc<AggregateUDF>> {
-    vec![Arc::new(AggregateUDF::new_from_impl(
-        retention::RetentionFunc::new(),
-    ))]
+    vec![
+        Arc::new(AggregateUDF::new_from_impl(funnel::FunnelFunc::new())),
+        Arc::new(AggregateUDF::new_from_impl(
+            funnel_steps::FunnelStepsFunc::new(),
+        )),
+        Arc::new(AggregateUDF::new_from_impl(retention::RetentionFunc::new())),
+    ]
 }
 
 /// The window functions of this family.
