@@ -81,6 +81,29 @@ fn every_query_file_runs_and_its_result_is_checked() {
                     assert!(num(&r[1]) > 0.0);
                 }
             }
+            "funnel_by_channel" => {
+                assert_eq!(header[..3], ["acquisition_channel", "device", "viewed"]);
+                let mut purchased = 0.0;
+                for r in &rows {
+                    let steps: Vec<f64> = r[2..6].iter().map(|v| num(v)).collect();
+                    assert!(
+                        steps.windows(2).all(|w| w[0] >= w[1]),
+                        "a funnel narrows: {r:?}"
+                    );
+                    for minutes in r[7..10].iter().filter(|v| !v.is_empty()) {
+                        assert!(num(minutes) >= 0.0 && num(minutes) <= 24.0 * 60.0, "{r:?}");
+                    }
+                    purchased += steps[3];
+                }
+                // The same users, counted with funnel() instead of funnel_steps().
+                let expected = count(
+                    "SELECT count(*) FROM (SELECT user_id, device, funnel(INTERVAL '1 day', ts, event_type = 'view',
+                        event_type = 'add_to_cart', event_type = 'begin_checkout', event_type = 'purchase') AS depth
+                     FROM events GROUP BY user_id, device) WHERE depth = 4",
+                );
+                assert_eq!(purchased as i64, expected);
+                assert!(rows.len() >= 12, "6 channels × up to 3 devices");
+            }
             "rfm_segments" => {
                 assert_eq!(header.last().map(String::as_str), Some("segment"));
                 let expected =
