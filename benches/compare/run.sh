@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Side by side: the same feature workloads in ecomsql and in DuckDB, on the same generated
+# Parquet files. Usage: benches/compare/run.sh [--users N] [--days D] [--runs R]
+# Builds the release binary, generates the data once into target/bench-data/, installs DuckDB
+# into a virtualenv under target/, checks both engines give the same answers, then prints (and
+# writes to benches/compare/RESULTS.md) median times and ratios.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+USERS=35000 DAYS=120 RUNS=5
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --users) USERS=$2; shift 2 ;;
+    --days) DAYS=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+TARGET=${CARGO_TARGET_DIR:-target}
+DATA=target/bench-data/shop-${USERS}u-${DAYS}d
+VENV=target/bench-venv
+cargo build --release --bin ecomsql
+BIN=$TARGET/release/ecomsql
+if [ ! -f "$DATA/_truth/params.txt" ]; then
+  "$BIN" gen --out "$DATA" --users "$USERS" --days "$DAYS" --force
+fi
+if ! "$VENV/bin/python" -c "import duckdb" 2>/dev/null; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet duckdb
+fi
+"$VENV/bin/python" benches/compare/features.py --data "$DATA" --ecomsql "$BIN" --runs "$RUNS" \
+  --out benches/compare/RESULTS.md
