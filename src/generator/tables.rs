@@ -194,7 +194,8 @@ impl ParquetSink {
             .writer
             .into_inner()
             .map_err(|e| GenError::parquet(&self.tmp, e))?;
-        file.sync_all().map_err(|e| GenError::io(&self.tmp, e))?;
+        // No fsync per file: the whole data set stays in `<out>.partial` until it is complete
+        // and renamed, and a crash means regenerating it, so per-file durability buys nothing.
         drop(file);
         std::fs::rename(&self.tmp, &self.dest).map_err(|e| GenError::io(&self.dest, e))?;
         Ok(self.rows)
