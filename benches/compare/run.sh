@@ -18,7 +18,9 @@ done
 TARGET=${CARGO_TARGET_DIR:-target}
 DATA=target/bench-data/shop-${USERS}u-${DAYS}d
 VENV=target/bench-venv
-cargo build --release --bin ecomsql
+# Built together with the benches so both share one feature set (a bin-only build resolves
+# features differently and rebuilds DataFusion from scratch).
+cargo build --release --bin ecomsql --benches
 BIN=$TARGET/release/ecomsql
 if [ ! -f "$DATA/_truth/params.txt" ]; then
   "$BIN" gen --out "$DATA" --users "$USERS" --days "$DAYS" --force
