@@ -102,6 +102,26 @@ SELECT sum(CASE WHEN r[2] THEN 1 ELSE 0 END), sum(CASE WHEN r[5] THEN 1 ELSE 0 E
                             dt >= DATE '2026-01-29' AND dt < DATE '2026-02-05') AS r
   FROM events GROUP BY user_id)";
 
+/// The funnel, funnel_steps and the scalar functions over every event (≈10M rows).
+const FUNNEL_ALL: &str = "
+SELECT depth, count(*) FROM (
+  SELECT user_id, funnel(INTERVAL '1 day', ts, event_type = 'view', event_type = 'add_to_cart',
+                         event_type = 'begin_checkout', event_type = 'purchase') AS depth
+  FROM events GROUP BY user_id)
+GROUP BY depth ORDER BY depth";
+const FUNNEL_STEPS_ALL: &str = "
+SELECT cardinality(steps) AS depth, count(*) FROM (
+  SELECT user_id, funnel_steps(INTERVAL '1 day', ts, event_type = 'view', event_type = 'add_to_cart',
+                               event_type = 'begin_checkout', event_type = 'purchase') AS steps
+  FROM events GROUP BY user_id)
+GROUP BY 1 ORDER BY 1";
+const RFM_SEGMENT: &str = "
+SELECT count(DISTINCT rfm_segment(1 + event_id % 5, 1 + user_id % 5, 1 + (event_id / 7) % 5)) FROM events";
+const DAYS_BETWEEN: &str =
+    "SELECT sum(days_between(ts, TIMESTAMP '2026-06-01 00:00:00')) FROM events";
+const HASH_SPLIT: &str = "SELECT count(*) FROM events WHERE hash_split(event_id) < 0.5";
+const SUMMARIZE: &str = "SELECT count(*) FROM summarize('events')";
+
 async fn run(ctx: &SessionContext, sql: &str) -> String {
     let batches = ctx
         .sql(sql)
@@ -144,6 +164,12 @@ fn bench_features(c: &mut Criterion) {
         ("sessionize_10M_events", SESSIONIZE),
         ("sessionize_lag_sum_sql_10M_events", SESSIONIZE_SQL),
         ("retention_5_weeks_10M_events", RETENTION),
+        ("funnel_4_steps_10M_events", FUNNEL_ALL),
+        ("funnel_steps_4_steps_10M_events", FUNNEL_STEPS_ALL),
+        ("rfm_segment_10M_rows", RFM_SEGMENT),
+        ("days_between_10M_rows", DAYS_BETWEEN),
+        ("hash_split_10M_rows", HASH_SPLIT),
+        ("summarize_events_10M_rows", SUMMARIZE),
         ("funnel_4_steps_1M_events", FUNNEL),
         ("funnel_4_steps_join_sql_1M_events", FUNNEL_SQL),
     ] {
