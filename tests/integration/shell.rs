@@ -173,18 +173,23 @@ fn every_subcommand_has_help() {
     }
 }
 
-#[test]
-fn interactive_shell_through_a_pty() {
-    use rexpect::session::spawn_command;
-    let state = temp_dir("pty");
+/// The interactive shell on the test shop in a pseudo-terminal (no colours, a real TERM so
+/// rustyline edits and completes).
+fn spawn_shell(state: &std::path::Path) -> rexpect::session::PtySession {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecomsql"));
     cmd.arg("--data")
         .arg(shop())
         .arg("--state-dir")
-        .arg(state.path())
+        .arg(state)
         .env("NO_COLOR", "1")
         .env("TERM", "xterm");
-    let mut p = spawn_command(cmd, Some(60_000)).expect("spawn in a pty");
+    rexpect::session::spawn_command(cmd, Some(60_000)).expect("spawn in a pty")
+}
+
+#[test]
+fn interactive_shell_through_a_pty() {
+    let state = temp_dir("pty");
+    let mut p = spawn_shell(state.path());
     // Input typed before the shell is back at its prompt may be flushed by the terminal mode
     // switch, as with any line editor, so every step waits for the prompt first.
     let prompt = |p: &mut rexpect::session::PtySession| p.exp_string("ecomsql> ").expect("prompt");
@@ -225,16 +230,8 @@ fn interactive_shell_through_a_pty() {
 
 #[test]
 fn ctrl_c_cancels_a_running_query_but_not_the_shell() {
-    use rexpect::session::spawn_command;
     let state = temp_dir("cancel");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecomsql"));
-    cmd.arg("--data")
-        .arg(shop())
-        .arg("--state-dir")
-        .arg(state.path())
-        .env("NO_COLOR", "1")
-        .env("TERM", "xterm");
-    let mut p = spawn_command(cmd, Some(60_000)).expect("spawn in a pty");
+    let mut p = spawn_shell(state.path());
     p.exp_string("ecomsql>").expect("prompt");
     // A cross join of the events with themselves: hours of work.
     p.send_line("SELECT count(*) FROM events a, events b WHERE a.user_id + b.user_id < 0;")
