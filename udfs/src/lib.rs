@@ -26,6 +26,8 @@ use datafusion::prelude::SessionContext;
 
 pub mod doc;
 pub mod features;
+pub mod metrics;
+pub mod segment;
 
 /// Every scalar function ecomsql adds.
 pub fn all_scalar_udfs() -> Vec<Arc<ScalarUDF>> {

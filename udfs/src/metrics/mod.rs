@@ -1,0 +1,5 @@
+//! Quality metrics: clustering quality kernels (silhouette, Davies–Bouldin) and, later, the
+//! classification metric aggregates.
+
+pub mod davies_bouldin;
+pub mod silhouette;
