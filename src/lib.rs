@@ -7,6 +7,9 @@
 //! - [`catalog`]: a data directory becomes tables.
 //! - [`generator`]: the deterministic synthetic shop-log generator (`ecomsql gen`).
 //! - [`sample`]: the embedded default sample, generated on first use.
+//! - [`statements`]: the statement layer every entry point plans SQL through (adds CREATE MODEL,
+//!   DROP MODEL, SHOW MODELS to DataFusion's SQL).
+//! - [`registry`]: the on-disk model registry under `<state_dir>/models`.
 //! - [`repl`]: the interactive shell and the non-interactive `sql` command.
 //! - [`cli`]: command-line parsing and dispatch (`main.rs` only calls [`cli::run`]).
 //!
@@ -19,8 +22,12 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod generator;
+pub mod registry;
 pub mod repl;
 pub mod sample;
+pub mod statements;
+
+use std::sync::Arc;
 
 use datafusion::error::Result;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -44,8 +51,14 @@ pub fn build_session(config: &Config) -> Result<SessionContext> {
         // Sorts, aggregations and joins that outgrow the pool spill to the OS temp directory.
         runtime = runtime.with_memory_limit(limit, 1.0);
     }
+    // Models live under the state directory; the statement layer finds the registry in the
+    // session config, the model-backed functions get it through `register_all`.
+    let registry = Arc::new(registry::ModelRegistry::new(
+        config.state_dir.join("models"),
+    ));
+    let session_config = session_config.with_extension(Arc::clone(&registry));
     let ctx = SessionContext::new_with_config_rt(session_config, runtime.build_arc()?);
-    ecomsql_udfs::register_all(&ctx);
+    ecomsql_udfs::register_all(&ctx, registry);
     Ok(ctx)
 }
 

@@ -1,6 +1,7 @@
 //! The sqllogictest harness: runs every `tests/sql/**/*.slt` file against a fresh ecomsql
 //! session (all ecomsql functions registered through `register_all`, plus a small generated
-//! shop data set registered as tables). One file, one session.
+//! shop data set registered as tables, and an empty model registry). One file, one session.
+//! Statements go through `ecomsql::statements`, so `CREATE MODEL` and friends work here.
 //!
 //! Run one file: `cargo test --test sqllogictests -- features/hash_split`.
 
@@ -53,9 +54,8 @@ impl sqllogictest::AsyncDB for EcomDb {
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<Self::ColumnType>, Self::Error> {
-        let df = self.ctx.sql(sql).await?;
-        let schema = df.schema().clone();
-        let batches = df.collect().await?;
+        // Through the statement layer, as every entry point: CREATE MODEL etc. work in .slt.
+        let (schema, batches) = ecomsql::statements::run_to_batches(&self.ctx, sql).await?;
         if schema.fields().is_empty() {
             return Ok(DBOutput::StatementComplete(0));
         }
@@ -134,18 +134,26 @@ fn main() -> ExitCode {
     };
     let data = tiny_shop();
     let mut failed = 0;
-    for file in &files {
+    for (i, file) in files.iter().enumerate() {
+        // A fresh state directory (model registry) per file.
+        let state_dir =
+            std::env::temp_dir().join(format!("ecomsql-slt-state-{}-{i}", std::process::id()));
         let rel = file
             .strip_prefix(&root)
             .unwrap_or(file)
             .display()
             .to_string();
         let data = data.clone();
+        let config = ecomsql::Config {
+            state_dir: state_dir.clone(),
+            ..ecomsql::Config::default()
+        };
         let result = rt.block_on(async {
             let mut runner = sqllogictest::Runner::new(move || {
                 let data = data.clone();
+                let config = config.clone();
                 async move {
-                    let ctx = ecomsql::build_session(&ecomsql::Config::default())?;
+                    let ctx = ecomsql::build_session(&config)?;
                     let report = ecomsql::catalog::register_data_dir(&ctx, &data).await;
                     if let Some(e) = report.errors.first() {
                         return Err(DataFusionError::Execution(e.to_string()));
@@ -155,6 +163,7 @@ fn main() -> ExitCode {
             });
             runner.run_file_async(file).await
         });
+        let _ = std::fs::remove_dir_all(&state_dir);
         match result {
             Ok(()) => println!("slt {rel} ... ok"),
             Err(e) => {

@@ -1,16 +1,18 @@
-//! Running one SQL statement: plan, execute as a stream, hand batches to a sink. Ctrl-C (or a
+//! Running one SQL statement through the statement layer ([`crate::statements`]): plan, execute as a stream, hand batches to a sink. Ctrl-C (or a
 //! dropped future) cancels the query by dropping its stream; an interactive run that lasts more
 //! than a second shows a live progress line on stderr (elapsed time, rows and bytes scanned).
 
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::physical_plan::{ExecutionPlan, execute_stream};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
+use ecomsql_udfs::model::train::TrainStatus;
 use futures::StreamExt;
 
 /// Receives a query's output as it streams.
@@ -38,14 +40,20 @@ pub async fn run_statement(
     sink: &mut dyn BatchSink,
     progress: bool,
 ) -> Result<Outcome> {
-    let df = ctx.sql(sql).await?;
-    let plan = df.create_physical_plan().await?;
-    sink.schema(&plan.schema())?;
+    // The statement layer: DataFusion SQL plus CREATE MODEL, DROP MODEL, SHOW MODELS.
+    let planned = crate::statements::plan(ctx, sql).await?;
+    sink.schema(&planned.schema())?;
     let task_ctx = ctx.task_ctx();
     let started = Instant::now();
-    let ticker = progress.then(|| tokio::spawn(show_progress(Arc::clone(&plan), started)));
+    let ticker = progress.then(|| {
+        tokio::spawn(show_progress(
+            planned.physical_plan().cloned(),
+            planned.train_status(),
+            started,
+        ))
+    });
     let run = async {
-        let mut stream = execute_stream(Arc::clone(&plan), task_ctx)?;
+        let mut stream = planned.execute(task_ctx)?;
         let mut rows = 0usize;
         while let Some(batch) = stream.next().await {
             let batch = batch?;
@@ -72,16 +80,31 @@ fn clear_progress_line() {
     let _ = err.flush();
 }
 
-async fn show_progress(plan: Arc<dyn ExecutionPlan>, started: Instant) {
+async fn show_progress(
+    plan: Option<Arc<dyn ExecutionPlan>>,
+    training: Option<Arc<TrainStatus>>,
+    started: Instant,
+) {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         tick.tick().await;
-        let (rows, bytes) = scanned(plan.as_ref());
+        let (rows, bytes) = plan.as_deref().map_or((0, 0), scanned);
+        // While a model trains: the rows it has read, then its iterations.
+        let phase = match &training {
+            Some(t) => match t.iterations.load(Ordering::Relaxed) {
+                0 => format!(
+                    " · training: {} rows read",
+                    human_count(t.rows_read.load(Ordering::Relaxed) as usize)
+                ),
+                i => format!(" · training: iteration {i}"),
+            },
+            None => String::new(),
+        };
         let mut err = std::io::stderr();
         let _ = write!(
             err,
-            "\r\x1b[2K{:.1}s · {} rows scanned · {} read · Ctrl-C to cancel",
+            "\r\x1b[2K{:.1}s · {} rows scanned · {} read{phase} · Ctrl-C to cancel",
             started.elapsed().as_secs_f64(),
             human_count(rows),
             human_bytes(bytes)

@@ -11,3 +11,12 @@ pub const DOC_SECTION_FEATURES: DocSection = DocSection {
         "Feature extraction over shop logs: sessions, funnels, retention, RFM, splits",
     ),
 };
+
+/// Models: training, segments, prediction and evaluation.
+pub const DOC_SECTION_MODELS: DocSection = DocSection {
+    include: true,
+    label: "ecomsql models",
+    description: Some(
+        "Model-backed functions: customer segments (k-means), classifiers, prediction, evaluation",
+    ),
+};

@@ -7,6 +7,12 @@
 //! | family | module | functions |
 //! |---|---|---|
 //! | features | [`features`] | `hash_split`, `days_between`, `rfm_segment`, `sessionize` (window), `funnel`, `funnel_steps`, `retention` (aggregates), `summarize` (table) |
+//! | segments | [`segment`] | `segment`, `segment_distance`, `ml_centroids` (table); kernels: k-means, Gaussian naive Bayes |
+//! | models | [`ml`], [`model`] | `predict_label`, `predict_proba`, `predict_label_probs`; tables `ml_predict`, `ml_evaluate`, `ml_model_info`; the [`model::ModelStore`] trait, artifacts, training |
+//! | metrics | [`metrics`] | clustering quality kernels (silhouette, Davies–Bouldin) |
+//!
+//! Model-backed functions take the session's [`model::ModelStore`] from [`register_all`] and
+//! look models up by name when a query runs.
 //!
 //! ## How to add a function
 //! 1. Create `src/<family>/<sql_name>.rs` holding one struct (`HashSplitFunc` for `hash_split`)
@@ -24,14 +30,21 @@ use datafusion::catalog::TableFunctionImpl;
 use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
+use crate::model::ModelStore;
+
 pub mod doc;
 pub mod features;
 pub mod metrics;
+pub mod ml;
+pub mod model;
 pub mod segment;
 
-/// Every scalar function ecomsql adds.
-pub fn all_scalar_udfs() -> Vec<Arc<ScalarUDF>> {
-    features::scalar_udfs()
+/// Every scalar function ecomsql adds; model-backed ones read models from `store`.
+pub fn all_scalar_udfs(store: &Arc<dyn ModelStore>) -> Vec<Arc<ScalarUDF>> {
+    let mut v = features::scalar_udfs();
+    v.extend(segment::scalar_udfs(store));
+    v.extend(ml::scalar_udfs(store));
+    v
 }
 
 /// Every aggregate function ecomsql adds.
@@ -46,8 +59,13 @@ pub fn all_window_udfs() -> Vec<Arc<WindowUDF>> {
 
 /// Every table function ecomsql adds: (SQL name, implementation, documentation). DataFusion's
 /// table functions carry no documentation, so ours travels beside them.
-pub fn all_table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>, Documentation)> {
-    features::table_functions()
+pub fn all_table_functions(
+    store: &Arc<dyn ModelStore>,
+) -> Vec<(&'static str, Arc<dyn TableFunctionImpl>, Documentation)> {
+    let mut v = features::table_functions();
+    v.extend(segment::table_functions(store));
+    v.extend(ml::table_functions(store));
+    v
 }
 
 /// One ecomsql function as the shell's `\h` lists it.
@@ -63,8 +81,9 @@ pub struct FunctionHelp {
 
 /// The documentation of every ecomsql function, sorted by name.
 pub fn all_function_docs() -> Vec<FunctionHelp> {
+    let store: Arc<dyn ModelStore> = Arc::new(model::NoModelStore);
     let mut out = Vec::new();
-    for f in all_scalar_udfs() {
+    for f in all_scalar_udfs(&store) {
         if let Some(d) = f.documentation() {
             out.push(FunctionHelp {
                 name: f.name().to_string(),
@@ -91,7 +110,7 @@ pub fn all_function_docs() -> Vec<FunctionHelp> {
             });
         }
     }
-    for (name, _, documentation) in all_table_functions() {
+    for (name, _, documentation) in all_table_functions(&store) {
         out.push(FunctionHelp {
             name: name.to_string(),
             kind: "table",
@@ -102,9 +121,10 @@ pub fn all_function_docs() -> Vec<FunctionHelp> {
     out
 }
 
-/// Registers every ecomsql function into `ctx`.
-pub fn register_all(ctx: &SessionContext) {
-    for f in all_scalar_udfs() {
+/// Registers every ecomsql function into `ctx`; model-backed functions read models from
+/// `store` (pass `Arc::new(model::NoModelStore)` for a session without models).
+pub fn register_all(ctx: &SessionContext, store: Arc<dyn ModelStore>) {
+    for f in all_scalar_udfs(&store) {
         ctx.register_udf(f.as_ref().clone());
     }
     for f in all_aggregate_udfs() {
@@ -113,7 +133,7 @@ pub fn register_all(ctx: &SessionContext) {
     for f in all_window_udfs() {
         ctx.register_udwf(f.as_ref().clone());
     }
-    for (name, f, _) in all_table_functions() {
+    for (name, f, _) in all_table_functions(&store) {
         ctx.register_udtf(name, f);
     }
 }

@@ -1,0 +1,194 @@
+//! `CREATE [OR REPLACE] MODEL [IF NOT EXISTS] name OPTIONS (…) AS <query>`.
+//!
+//! Planning validates the options (before any data is read) and plans the training query.
+//! Executing streams the query into memory accounted to the session's memory pool, fits the
+//! model on a blocking thread, and writes it to the registry as a new version:
+//!
+//! - plain `CREATE MODEL` fails if the model exists;
+//! - `OR REPLACE` trains a new version (older versions stay addressable as `name@N`);
+//! - `IF NOT EXISTS` does nothing when the model exists.
+//!
+//! Dropping the result stream (Ctrl-C in the shell, a client going away) stops reading and
+//! makes the fit stop at its next iteration; nothing is written.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use datafusion::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::memory_pool::MemoryConsumer;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_plan::{ExecutionPlan, execute_stream};
+use datafusion::prelude::SessionContext;
+use ecomsql_udfs::model::options::{ValidOptions, validate};
+use ecomsql_udfs::model::train::{self, TrainStatus};
+
+use super::one_batch_stream;
+use super::parser::CreateModel;
+use crate::registry::ModelRegistry;
+
+/// A planned `CREATE MODEL`.
+#[derive(Debug)]
+pub struct CreatePlan {
+    stmt: CreateModel,
+    options: ValidOptions,
+    input: Arc<dyn ExecutionPlan>,
+    registry: Arc<ModelRegistry>,
+    status: Arc<TrainStatus>,
+    threads: usize,
+}
+
+/// Sets the cancel flag when the statement's future is dropped before finishing.
+struct CancelOnDrop(Arc<TrainStatus>, bool);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if !self.1 {
+            self.0.cancel.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+impl CreatePlan {
+    /// The output schema: one row describing the result.
+    pub fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("model", DataType::Utf8, false),
+            Field::new("version", DataType::Int64, false),
+            Field::new("model_type", DataType::Utf8, false),
+            Field::new("status", DataType::Utf8, false),
+            Field::new("rows_used", DataType::Int64, true),
+            Field::new("training_seconds", DataType::Float64, true),
+            Field::new("key_metric", DataType::Utf8, false),
+            Field::new("key_metric_value", DataType::Float64, true),
+        ]))
+    }
+
+    /// Validates the options and plans the training query.
+    pub async fn plan(
+        ctx: &SessionContext,
+        registry: Arc<ModelRegistry>,
+        stmt: CreateModel,
+    ) -> Result<Self> {
+        let options = validate(&stmt.name, &stmt.options)?;
+        let first = stmt
+            .query
+            .trim_start()
+            .split(|c: char| c.is_whitespace() || c == '(')
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        if !matches!(first.as_str(), "SELECT" | "WITH" | "VALUES" | "") {
+            return Err(DataFusionError::Plan(format!(
+                "CREATE MODEL {}: AS must be followed by a query (SELECT, WITH or VALUES), got {first}",
+                stmt.name
+            )));
+        }
+        let state = ctx.state();
+        let logical = state
+            .create_logical_plan(&stmt.query)
+            .await
+            .map_err(|e| e.context(format!("CREATE MODEL {}: the training query", stmt.name)))?;
+        let input = state.create_physical_plan(&logical).await?;
+        let threads = state.config().target_partitions().max(1);
+        Ok(Self {
+            stmt,
+            options,
+            input,
+            registry,
+            status: Arc::new(TrainStatus::default()),
+            threads,
+        })
+    }
+
+    /// The training query's plan.
+    pub fn input(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.input
+    }
+
+    /// Live progress.
+    pub fn status(&self) -> Arc<TrainStatus> {
+        Arc::clone(&self.status)
+    }
+
+    /// Trains and saves the model.
+    pub fn execute(&self, task_ctx: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let stmt = self.stmt.clone();
+        let options = self.options.clone();
+        let input = Arc::clone(&self.input);
+        let registry = Arc::clone(&self.registry);
+        let status = Arc::clone(&self.status);
+        let threads = self.threads;
+        Ok(one_batch_stream(Self::schema(), async move {
+            let name = stmt.name.clone();
+            let key_metric = options.model_type().key_metric();
+            let existing = registry.versions(&name)?;
+            if let Some(&latest) = existing.last() {
+                if stmt.if_not_exists {
+                    return result_row(&name, latest, &options, "exists", None, None, None);
+                }
+                if !stmt.or_replace {
+                    return Err(DataFusionError::Plan(format!(
+                        "CREATE MODEL {name}: model {name} already exists (latest version {latest}); use CREATE OR REPLACE MODEL to train a new version, or DROP MODEL {name}"
+                    )));
+                }
+            }
+            let mut guard = CancelOnDrop(Arc::clone(&status), false);
+            let mut reservation = MemoryConsumer::new(format!("CREATE MODEL {name}"))
+                .register(&task_ctx.memory_pool());
+            let stream = execute_stream(input, task_ctx)?;
+            let data = train::collect(&name, &options, stream, &mut reservation, &status).await?;
+            let fit_status = Arc::clone(&status);
+            let fit_options = options.clone();
+            let query = stmt.query.clone();
+            let fit_name = name.clone();
+            let model = tokio::task::spawn_blocking(move || {
+                train::fit(&fit_name, &query, &fit_options, data, threads, &fit_status)
+            })
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))??;
+            drop(reservation);
+            let rows = model.training.rows_used;
+            let seconds = model.training.seconds;
+            let metric = model.metrics.get(key_metric).copied();
+            let version = tokio::task::spawn_blocking(move || registry.save(model))
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))??;
+            guard.1 = true;
+            result_row(
+                &name,
+                version,
+                &options,
+                "created",
+                Some(rows),
+                Some(seconds),
+                metric,
+            )
+        }))
+    }
+}
+
+fn result_row(
+    name: &str,
+    version: u32,
+    options: &ValidOptions,
+    status: &str,
+    rows: Option<u64>,
+    seconds: Option<f64>,
+    metric: Option<f64>,
+) -> Result<RecordBatch> {
+    Ok(RecordBatch::try_new(
+        CreatePlan::schema(),
+        vec![
+            Arc::new(StringArray::from(vec![name])),
+            Arc::new(Int64Array::from(vec![i64::from(version)])),
+            Arc::new(StringArray::from(vec![options.model_type().as_str()])),
+            Arc::new(StringArray::from(vec![status])),
+            Arc::new(Int64Array::from(vec![rows.map(|r| r as i64)])),
+            Arc::new(Float64Array::from(vec![seconds])),
+            Arc::new(StringArray::from(vec![options.model_type().key_metric()])),
+            Arc::new(Float64Array::from(vec![metric])),
+        ],
+    )?)
+}

@@ -1,0 +1,314 @@
+//! `ml_evaluate('model', 'SELECT …')`: a model's quality on the rows of a query (BigQuery's
+//! `ML.EVALUATE`), computed by the same code as the metrics stored at training.
+//!
+//! - k-means: rows, inertia, mean_squared_distance, davies_bouldin_index, silhouette (on a
+//!   sample of 10 000 rows), cluster_sizes.
+//! - classifiers (the query must also return the label column): rows, accuracy, precision,
+//!   recall, f1_score (macro averages over classes), log_loss.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock};
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, Int64Builder, ListBuilder, RecordBatch,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::Documentation;
+use datafusion::physical_plan::execute_stream;
+use futures::StreamExt;
+
+use crate::doc::DOC_SECTION_MODELS;
+use crate::ml::classify::{class_names, classify_arrays};
+use crate::ml::lazy_table::{LazyTable, TableComputation};
+use crate::ml::model_args::{feature_indices, string_literal};
+use crate::model::train::{classification_metrics, cluster_metrics};
+use crate::model::{Model, ModelBody, ModelRef, ModelStore, ModelType, StoreHandle};
+use crate::segment::assign::{assign_arrays, body_distance, kmeans_body};
+
+/// The `ml_evaluate` table function.
+#[derive(Debug)]
+pub struct MlEvaluateFunc {
+    store: StoreHandle,
+}
+
+impl MlEvaluateFunc {
+    /// The SQL name.
+    pub const NAME: &'static str = "ml_evaluate";
+
+    /// Creates the function reading models from `store`.
+    pub fn new(store: Arc<dyn ModelStore>) -> Self {
+        Self {
+            store: StoreHandle(store),
+        }
+    }
+
+    /// The in-code documentation.
+    pub fn documentation(&self) -> &Documentation {
+        &DOCUMENTATION
+    }
+}
+
+static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        DOC_SECTION_MODELS,
+        "Table function: one row of quality metrics of a model on the rows of a query. k-means: \
+         rows, inertia (sum of squared distances to the assigned centroid, in the encoded \
+         space), mean_squared_distance, davies_bouldin_index (lower is better), silhouette \
+         (mean over a 10 000-row sample, higher is better) and cluster_sizes. Classifiers (the \
+         query must also return the label column): rows, accuracy, precision, recall, f1_score \
+         (macro averages) and log_loss. Rows with NaN or infinity in a feature are skipped.",
+        "ml_evaluate('model', 'SELECT …')",
+    )
+    .with_argument("model", "A model name, optionally with @version.")
+    .with_argument("query", "A query returning the model's features by name (and the label for classifiers).")
+    .with_sql_example(
+        "```sql\n\
+         > SELECT davies_bouldin_index, silhouette\n\
+           FROM ml_evaluate('seg', 'SELECT * FROM user_features WHERE hash_split(user_id) >= 0.8');\n\
+         ```",
+    )
+    .build()
+});
+
+fn schema(model_type: ModelType) -> SchemaRef {
+    let f = |n: &str| Field::new(n, DataType::Float64, true);
+    let mut fields = vec![Field::new("rows", DataType::Int64, false)];
+    match model_type {
+        ModelType::Kmeans => {
+            fields.extend([
+                f("inertia"),
+                f("mean_squared_distance"),
+                f("davies_bouldin_index"),
+                f("silhouette"),
+            ]);
+            fields.push(Field::new(
+                "cluster_sizes",
+                DataType::List(Arc::new(Field::new("item", DataType::Int64, true))),
+                false,
+            ));
+        }
+        ModelType::NaiveBayes => {
+            fields.extend([
+                f("accuracy"),
+                f("precision"),
+                f("recall"),
+                f("f1_score"),
+                f("log_loss"),
+            ]);
+        }
+    }
+    Arc::new(Schema::new(fields))
+}
+
+impl TableFunctionImpl for MlEvaluateFunc {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        if args.exprs().len() != 2 {
+            return plan_err!(
+                "{} expects 2 arguments (a model name and a query), got {}",
+                Self::NAME,
+                args.exprs().len()
+            );
+        }
+        let model = ModelRef::parse(&string_literal(Self::NAME, args.exprs(), 0, "model")?)?;
+        let query = string_literal(Self::NAME, args.exprs(), 1, "query")?;
+        // The type fixes the output schema; the parameters are read when the query runs.
+        let model_type = model.resolve(&*self.store)?.model_type;
+        Ok(Arc::new(LazyTable(Evaluate {
+            model,
+            model_type,
+            query,
+            store: self.store.clone(),
+        })))
+    }
+}
+
+#[derive(Debug)]
+struct Evaluate {
+    model: ModelRef,
+    model_type: ModelType,
+    query: String,
+    store: StoreHandle,
+}
+
+#[async_trait]
+impl TableComputation for Evaluate {
+    fn schema(&self) -> SchemaRef {
+        schema(self.model_type)
+    }
+
+    async fn compute(&self, state: &SessionState) -> Result<RecordBatch> {
+        let f = MlEvaluateFunc::NAME;
+        let model = self.model.resolve(&*self.store)?;
+        if model.model_type != self.model_type {
+            return exec_err!(
+                "{f}: model {} changed type while the query was planned; run it again",
+                model.label()
+            );
+        }
+        let plan = state
+            .create_logical_plan(&self.query)
+            .await
+            .map_err(|e| e.context(format!("{f} could not plan its query")))?;
+        let physical = state.create_physical_plan(&plan).await?;
+        let idx = feature_indices(f, &model, &physical.schema())?;
+        let mut stream = execute_stream(physical, state.task_ctx())?;
+        let metrics = match &model.body {
+            ModelBody::Kmeans(_) => {
+                let mut acc = KMeansAcc::default();
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    let arrays: Vec<ArrayRef> =
+                        idx.iter().map(|&i| Arc::clone(batch.column(i))).collect();
+                    let a = assign_arrays(f, &model, &arrays, batch.num_rows())?;
+                    acc.push(a);
+                }
+                acc.finish(&model)?
+            }
+            ModelBody::NaiveBayes(b) => {
+                let label_idx = physical_label_index(f, &model, &b.label, &stream.schema())?;
+                let (names, _) = class_names(f, &model)?;
+                let lookup: HashMap<&str, u32> = names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| (n.as_str(), i as u32))
+                    .collect();
+                let (mut proba, mut labels) = (Vec::new(), Vec::new());
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    let arrays: Vec<ArrayRef> =
+                        idx.iter().map(|&i| Arc::clone(batch.column(i))).collect();
+                    let c = classify_arrays(f, &model, &arrays, batch.num_rows(), false)?;
+                    let label = cast(batch.column(label_idx), &DataType::Utf8)?;
+                    let label = label.as_string::<i32>();
+                    for r in 0..batch.num_rows() {
+                        if label.is_null(r) || c.nulls.as_ref().is_some_and(|n| n.is_null(r)) {
+                            continue;
+                        }
+                        let Some(&y) = lookup.get(label.value(r)) else {
+                            return exec_err!(
+                                "{f}: label value {:?} was not a class when model {} was trained (classes: {})",
+                                label.value(r),
+                                model.label(),
+                                names.join(", ")
+                            );
+                        };
+                        labels.push(y);
+                        proba.extend_from_slice(&c.proba[r * c.classes..(r + 1) * c.classes]);
+                    }
+                }
+                let mut m = BTreeMap::new();
+                if !labels.is_empty() {
+                    classification_metrics(&proba, &labels, names.len(), &mut m);
+                }
+                m.insert("rows".into(), labels.len() as f64);
+                m
+            }
+        };
+        build_row(self.model_type, &metrics)
+    }
+}
+
+fn physical_label_index(f: &str, model: &Model, label: &str, schema: &Schema) -> Result<usize> {
+    schema.index_of(label).or_else(|_| {
+        plan_err!(
+            "{f}: model {} is evaluated against its label column {label:?}, which the query does not return",
+            model.label()
+        )
+    })
+}
+
+/// Rows of a k-means evaluation, kept for the metrics that need all of them.
+#[derive(Default)]
+struct KMeansAcc {
+    columns: Vec<Vec<f64>>,
+    labels: Vec<u32>,
+    distances: Vec<f64>,
+}
+
+impl KMeansAcc {
+    fn push(&mut self, a: crate::segment::assign::Assignment) {
+        if self.columns.is_empty() {
+            self.columns = vec![Vec::new(); a.encoded.columns.len()];
+        }
+        for r in 0..a.labels.len() {
+            if a.nulls.as_ref().is_some_and(|n| n.is_null(r)) {
+                continue;
+            }
+            for (dst, src) in self.columns.iter_mut().zip(&a.encoded.columns) {
+                dst.push(src[r]);
+            }
+            self.labels.push(a.labels[r]);
+            self.distances.push(a.distances[r]);
+        }
+    }
+
+    fn finish(self, model: &Model) -> Result<BTreeMap<String, f64>> {
+        let body = kmeans_body(MlEvaluateFunc::NAME, model)?;
+        let mut m = BTreeMap::new();
+        let columns: Vec<&[f64]> = self.columns.iter().map(Vec::as_slice).collect();
+        if !self.labels.is_empty() {
+            cluster_metrics(
+                &columns,
+                &self.labels,
+                &self.distances,
+                &body.centroids,
+                body.k,
+                body_distance(body),
+                0,
+                &mut m,
+            );
+        }
+        m.insert("rows".into(), self.labels.len() as f64);
+        for (c, n) in cluster_counts(&self.labels, body.k).into_iter().enumerate() {
+            m.insert(format!("cluster_size_{c}"), n as f64);
+        }
+        Ok(m)
+    }
+}
+
+fn cluster_counts(labels: &[u32], k: usize) -> Vec<u64> {
+    let mut counts = vec![0u64; k];
+    for &l in labels {
+        counts[l as usize] += 1;
+    }
+    counts
+}
+
+fn build_row(model_type: ModelType, m: &BTreeMap<String, f64>) -> Result<RecordBatch> {
+    let schema = schema(model_type);
+    let get = |k: &str| -> ArrayRef { Arc::new(Float64Array::from(vec![m.get(k).copied()])) };
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(vec![
+        m.get("rows").copied().unwrap_or(0.0) as i64,
+    ]))];
+    match model_type {
+        ModelType::Kmeans => {
+            for k in [
+                "inertia",
+                "mean_squared_distance",
+                "davies_bouldin_index",
+                "silhouette",
+            ] {
+                columns.push(get(k));
+            }
+            let mut sizes = ListBuilder::new(Int64Builder::new());
+            let mut c = 0;
+            while let Some(n) = m.get(&format!("cluster_size_{c}")) {
+                sizes.values().append_value(*n as i64);
+                c += 1;
+            }
+            sizes.append(true);
+            columns.push(Arc::new(sizes.finish()));
+        }
+        ModelType::NaiveBayes => {
+            for k in ["accuracy", "precision", "recall", "f1_score", "log_loss"] {
+                columns.push(get(k));
+            }
+        }
+    }
+    Ok(RecordBatch::try_new(schema, columns)?)
+}

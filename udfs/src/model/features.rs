@@ -1,0 +1,764 @@
+//! Model features: how query columns become the numeric matrix a model works on, identically at
+//! training and at prediction.
+//!
+//! - Numeric columns (integers, floats, decimals, booleans as 0/1) are read as `f64`. A NULL is
+//!   replaced by the training mean (stored in the model, so prediction imputes the same value).
+//!   With `standardize`, values become `(x − mean) / std` (population std; a constant column
+//!   keeps std 1). NaN or ±infinity is an error at training; at prediction the row's result is
+//!   NULL.
+//! - String columns are one-hot encoded over the vocabulary seen in training (sorted, stored,
+//!   at most [`MAX_VOCABULARY`] values). NULL and values not seen in training encode as all zeros.
+//!
+//! [`TrainingCollector`] streams record batches into a column-major store (optionally a uniform
+//! reservoir sample) and [`encode_batch`] encodes prediction inputs.
+
+use std::collections::HashMap;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
+use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Schema};
+use datafusion::common::{Result, exec_err, plan_err};
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+/// Most distinct values a string feature may have (wider one-hot blocks are almost always a
+/// mistake, such as an id column left in the query).
+pub const MAX_VOCABULARY: usize = 1000;
+
+/// How one input feature is encoded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FeatureKind {
+    /// A number: imputed with `mean`, standardised with `mean` and `std`.
+    Numeric {
+        /// Training mean (also the NULL imputation value).
+        mean: f64,
+        /// Training population standard deviation (1 for a constant column).
+        std: f64,
+        /// Training minimum.
+        min: f64,
+        /// Training maximum.
+        max: f64,
+    },
+    /// A string, one-hot encoded.
+    Categorical {
+        /// The training values, sorted; one encoded column each.
+        vocabulary: Vec<String>,
+    },
+}
+
+/// One input feature of a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureSpec {
+    /// The column name in the training query (`ml_predict` matches on it).
+    pub name: String,
+    /// The Arrow type it had in training.
+    pub data_type: String,
+    /// NULLs seen in training (imputed).
+    #[serde(default)]
+    pub nulls: u64,
+    /// The encoding.
+    pub kind: FeatureKind,
+}
+
+impl FeatureSpec {
+    /// Encoded columns this feature produces.
+    pub fn width(&self) -> usize {
+        match &self.kind {
+            FeatureKind::Numeric { .. } => 1,
+            FeatureKind::Categorical { vocabulary } => vocabulary.len(),
+        }
+    }
+
+    /// A one-line description for `ml_model_info`.
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            FeatureKind::Numeric {
+                mean,
+                std,
+                min,
+                max,
+            } => format!(
+                "numeric ({}) mean={mean} std={std} min={min} max={max} nulls_imputed={}",
+                self.data_type, self.nulls
+            ),
+            FeatureKind::Categorical { vocabulary } => format!(
+                "one-hot ({}) vocabulary=[{}] nulls={}",
+                self.data_type,
+                vocabulary.join(", "),
+                self.nulls
+            ),
+        }
+    }
+}
+
+/// Total encoded width of `specs`.
+pub fn encoded_width(specs: &[FeatureSpec]) -> usize {
+    specs.iter().map(FeatureSpec::width).sum()
+}
+
+/// Whether a column of this type can be a numeric feature.
+pub fn is_numeric_type(t: &DataType) -> bool {
+    t.is_numeric() || matches!(t, DataType::Boolean | DataType::Null)
+}
+
+/// Whether a column of this type can be a categorical feature.
+pub fn is_string_type(t: &DataType) -> bool {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, v) => is_string_type(v),
+        _ => false,
+    }
+}
+
+fn to_f64(array: &ArrayRef) -> Result<ArrayRef> {
+    Ok(match array.data_type() {
+        DataType::Boolean => {
+            let b: &BooleanArray = array.as_boolean();
+            let v: Vec<Option<f64>> = b.iter().map(|x| x.map(f64::from)).collect();
+            std::sync::Arc::new(datafusion::arrow::array::Float64Array::from(v))
+        }
+        _ => cast(array, &DataType::Float64)?,
+    })
+}
+
+fn to_utf8(array: &ArrayRef) -> Result<ArrayRef> {
+    Ok(cast(array, &DataType::Utf8)?)
+}
+
+/// The encoded rows of one prediction batch: `columns[j][i]`, plus which rows are usable (a row
+/// with NaN or infinity in a numeric feature is not: its results are NULL).
+#[derive(Debug)]
+pub struct EncodedBatch {
+    /// Column-major encoded values, one `Vec` per encoded column.
+    pub columns: Vec<Vec<f64>>,
+    /// `None` when every row is usable.
+    pub nulls: Option<NullBuffer>,
+    /// Rows in the batch.
+    pub rows: usize,
+}
+
+impl EncodedBatch {
+    /// The columns as slices, as the kernels take them.
+    pub fn slices(&self) -> Vec<&[f64]> {
+        self.columns.iter().map(Vec::as_slice).collect()
+    }
+}
+
+/// Encodes `arrays` (one per feature, in model order) for a model with `specs`. `what` names the
+/// caller and model for errors (`"segment: model seg@2"`).
+pub fn encode_batch(
+    what: &str,
+    specs: &[FeatureSpec],
+    standardize: bool,
+    arrays: &[ArrayRef],
+    rows: usize,
+) -> Result<EncodedBatch> {
+    if arrays.len() != specs.len() {
+        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+        return exec_err!(
+            "{what} takes {} features ({}), got {}",
+            specs.len(),
+            names.join(", "),
+            arrays.len()
+        );
+    }
+    let mut columns = Vec::with_capacity(encoded_width(specs));
+    let mut bad_rows: Option<Vec<bool>> = None;
+    for (i, (spec, array)) in specs.iter().zip(arrays).enumerate() {
+        match &spec.kind {
+            FeatureKind::Numeric { mean, std, .. } => {
+                if !is_numeric_type(array.data_type()) {
+                    return exec_err!(
+                        "{what}: feature {} ({}) must be numeric, got {}",
+                        i + 1,
+                        spec.name,
+                        array.data_type()
+                    );
+                }
+                let values = to_f64(array)?;
+                let values = values.as_primitive::<Float64Type>();
+                let (shift, scale) = if standardize {
+                    (*mean, 1.0 / std)
+                } else {
+                    (0.0, 1.0)
+                };
+                let fill = (mean - shift) * scale;
+                let raw = values.values();
+                let mut col: Vec<f64> = raw.iter().map(|&x| (x - shift) * scale).collect();
+                if let Some(n) = values.nulls() {
+                    for r in n.iter().enumerate().filter(|(_, v)| !v).map(|(r, _)| r) {
+                        col[r] = fill;
+                    }
+                }
+                for (r, x) in col.iter().enumerate() {
+                    if !x.is_finite() && values.is_valid(r) {
+                        bad_rows.get_or_insert_with(|| vec![false; rows])[r] = true;
+                    }
+                }
+                columns.push(col);
+            }
+            FeatureKind::Categorical { vocabulary } => {
+                if !is_string_type(array.data_type()) && !array.data_type().is_integer() {
+                    return exec_err!(
+                        "{what}: feature {} ({}) must be a string, got {}",
+                        i + 1,
+                        spec.name,
+                        array.data_type()
+                    );
+                }
+                let strings = to_utf8(array)?;
+                let strings = strings.as_string::<i32>();
+                let index: HashMap<&str, usize> = vocabulary
+                    .iter()
+                    .enumerate()
+                    .map(|(j, v)| (v.as_str(), j))
+                    .collect();
+                let base = columns.len();
+                columns.extend((0..vocabulary.len()).map(|_| vec![0.0; rows]));
+                for (r, s) in strings.iter().enumerate() {
+                    if let Some(j) = s.and_then(|s| index.get(s)) {
+                        columns[base + j][r] = 1.0;
+                    }
+                }
+            }
+        }
+    }
+    let nulls = bad_rows.map(|bad| NullBuffer::from(bad.iter().map(|b| !b).collect::<Vec<_>>()));
+    Ok(EncodedBatch {
+        columns,
+        nulls,
+        rows,
+    })
+}
+
+/// The raw training store of one column.
+#[derive(Debug)]
+enum RawColumn {
+    /// NULL stored as NaN (real NaN is rejected on arrival).
+    Numeric(Vec<f64>),
+    /// Code per row into `values`, `u32::MAX` for NULL.
+    Categorical {
+        codes: Vec<u32>,
+        values: Vec<String>,
+        lookup: HashMap<String, u32>,
+    },
+}
+
+const NULL_CODE: u32 = u32::MAX;
+
+/// The collected, encoded training data.
+#[derive(Debug)]
+pub struct TrainingData {
+    /// One spec per feature column, in query order.
+    pub specs: Vec<FeatureSpec>,
+    /// Encoded column-major matrix (standardised numerics, one-hot blocks).
+    pub columns: Vec<Vec<f64>>,
+    /// Class index per row and the class names (sorted), when a label was collected.
+    pub labels: Option<(Vec<u32>, Vec<String>)>,
+    /// Rows the query returned.
+    pub rows_seen: u64,
+    /// Rows kept.
+    pub rows_used: u64,
+    /// Whether the reservoir dropped rows.
+    pub sampled: bool,
+    /// Rows skipped for a NULL label.
+    pub rows_without_label: u64,
+    /// Order-independent fingerprint (hex) of the kept rows.
+    pub fingerprint: String,
+}
+
+impl TrainingData {
+    /// The encoded columns as slices.
+    pub fn slices(&self) -> Vec<&[f64]> {
+        self.columns.iter().map(Vec::as_slice).collect()
+    }
+
+    /// Rows in the matrix.
+    pub fn rows(&self) -> usize {
+        self.columns.first().map_or(0, Vec::len)
+    }
+}
+
+/// Streams training batches into column-major memory, keeping a uniform reservoir sample of at
+/// most `max_rows` rows (Vitter's algorithm R, seeded).
+#[derive(Debug)]
+pub struct TrainingCollector {
+    model: String,
+    names: Vec<String>,
+    types: Vec<DataType>,
+    feature_idx: Vec<usize>,
+    label_idx: Option<usize>,
+    raw: Vec<RawColumn>,
+    labels: Option<RawColumn>,
+    nulls: Vec<u64>,
+    max_rows: usize,
+    kept: usize,
+    seen: u64,
+    rows_without_label: u64,
+    rng: rand_pcg::Pcg64Mcg,
+}
+
+impl TrainingCollector {
+    /// Checks the query schema and prepares the store. Every column except `label` is a feature.
+    /// `model` names the model in errors.
+    pub fn try_new(
+        model: &str,
+        schema: &Schema,
+        label: Option<&str>,
+        max_rows: usize,
+        seed: u64,
+    ) -> Result<Self> {
+        let mut label_idx = None;
+        if let Some(label) = label {
+            match schema.index_of(label) {
+                Ok(i) => label_idx = Some(i),
+                Err(_) => {
+                    return plan_err!(
+                        "CREATE MODEL {model}: the label column {label:?} is not in the training query (columns: {})",
+                        column_list(schema)
+                    );
+                }
+            }
+        }
+        let mut feature_idx = Vec::new();
+        let mut raw = Vec::new();
+        for (i, f) in schema.fields().iter().enumerate() {
+            if Some(i) == label_idx {
+                continue;
+            }
+            let t = f.data_type();
+            if is_numeric_type(t) {
+                raw.push(RawColumn::Numeric(Vec::new()));
+            } else if is_string_type(t) {
+                raw.push(RawColumn::Categorical {
+                    codes: Vec::new(),
+                    values: Vec::new(),
+                    lookup: HashMap::new(),
+                });
+            } else {
+                return plan_err!(
+                    "CREATE MODEL {model}: feature column {:?} has type {t}; features must be numeric, boolean or string (cast dates and timestamps to numbers, e.g. with days_between)",
+                    f.name()
+                );
+            }
+            feature_idx.push(i);
+        }
+        if feature_idx.is_empty() {
+            return plan_err!(
+                "CREATE MODEL {model}: the training query has no feature columns (columns: {})",
+                column_list(schema)
+            );
+        }
+        let labels = label_idx.map(|_| RawColumn::Categorical {
+            codes: Vec::new(),
+            values: Vec::new(),
+            lookup: HashMap::new(),
+        });
+        Ok(Self {
+            model: model.to_string(),
+            names: schema.fields().iter().map(|f| f.name().clone()).collect(),
+            types: schema
+                .fields()
+                .iter()
+                .map(|f| f.data_type().clone())
+                .collect(),
+            nulls: vec![0; feature_idx.len()],
+            feature_idx,
+            label_idx,
+            raw,
+            labels,
+            max_rows: max_rows.max(1),
+            kept: 0,
+            seen: 0,
+            rows_without_label: 0,
+            rng: rand_pcg::Pcg64Mcg::seed_from_u64(seed ^ 0x5eed_5a3b_1e00_0001),
+        })
+    }
+
+    /// Bytes held per kept row (for memory accounting).
+    pub fn bytes_per_row(&self) -> usize {
+        self.raw.len() * 8 + if self.labels.is_some() { 4 } else { 0 }
+    }
+
+    /// Rows kept so far.
+    pub fn rows_kept(&self) -> usize {
+        self.kept
+    }
+
+    /// Rows seen so far.
+    pub fn rows_seen(&self) -> u64 {
+        self.seen
+    }
+
+    /// Adds one batch. Returns the number of rows newly appended (not replaced), so the caller
+    /// can grow its memory reservation.
+    pub fn push(&mut self, batch: &datafusion::arrow::array::RecordBatch) -> Result<usize> {
+        let n = batch.num_rows();
+        // Convert each column once for the whole batch.
+        let mut numeric: Vec<Option<ArrayRef>> = Vec::with_capacity(self.raw.len());
+        let mut strings: Vec<Option<ArrayRef>> = Vec::with_capacity(self.raw.len());
+        for (j, &c) in self.feature_idx.iter().enumerate() {
+            let col = batch.column(c);
+            match &self.raw[j] {
+                RawColumn::Numeric(_) => {
+                    let a = to_f64(col)?;
+                    let p = a.as_primitive::<Float64Type>();
+                    for (r, x) in p.values().iter().enumerate() {
+                        if !x.is_finite() && p.is_valid(r) {
+                            return exec_err!(
+                                "CREATE MODEL {}: column {:?} contains {} in the training data; filter or fix it first",
+                                self.model,
+                                self.names[c],
+                                if x.is_nan() { "NaN" } else { "infinity" }
+                            );
+                        }
+                    }
+                    self.nulls[j] += p.null_count() as u64;
+                    numeric.push(Some(a));
+                    strings.push(None);
+                }
+                RawColumn::Categorical { .. } => {
+                    let a = to_utf8(col)?;
+                    self.nulls[j] += a.null_count() as u64;
+                    numeric.push(None);
+                    strings.push(Some(a));
+                }
+            }
+        }
+        let label = match self.label_idx {
+            Some(c) => Some(to_utf8(batch.column(c))?),
+            None => None,
+        };
+        let mut appended = 0;
+        for r in 0..n {
+            if let Some(l) = &label
+                && l.is_null(r)
+            {
+                self.rows_without_label += 1;
+                continue;
+            }
+            self.seen += 1;
+            let slot = if self.kept < self.max_rows {
+                self.kept += 1;
+                appended += 1;
+                None
+            } else {
+                let j = self.rng.gen_range(0..self.seen);
+                if j >= self.max_rows as u64 {
+                    continue;
+                }
+                Some(j as usize)
+            };
+            for (j, raw) in self.raw.iter_mut().enumerate() {
+                match raw {
+                    RawColumn::Numeric(v) => {
+                        let a = numeric[j].as_ref().map(|a| a.as_primitive::<Float64Type>());
+                        let x =
+                            a.map_or(
+                                f64::NAN,
+                                |a| {
+                                    if a.is_valid(r) { a.value(r) } else { f64::NAN }
+                                },
+                            );
+                        match slot {
+                            None => v.push(x),
+                            Some(s) => v[s] = x,
+                        }
+                    }
+                    RawColumn::Categorical {
+                        codes,
+                        values,
+                        lookup,
+                    } => {
+                        let a = strings[j].as_ref().map(|a| a.as_string::<i32>());
+                        let code = match a {
+                            Some(a) if a.is_valid(r) => intern(a.value(r), values, lookup),
+                            _ => NULL_CODE,
+                        };
+                        if values.len() > MAX_VOCABULARY {
+                            return exec_err!(
+                                "CREATE MODEL {}: string column {:?} has more than {MAX_VOCABULARY} distinct values; one-hot encoding it would be too wide (leave id-like columns out of the training query, or bucket the column)",
+                                self.model,
+                                self.names[self.feature_idx[j]]
+                            );
+                        }
+                        match slot {
+                            None => codes.push(code),
+                            Some(s) => codes[s] = code,
+                        }
+                    }
+                }
+            }
+            if let (
+                Some(l),
+                Some(RawColumn::Categorical {
+                    codes,
+                    values,
+                    lookup,
+                }),
+            ) = (&label, &mut self.labels)
+            {
+                let code = intern(l.as_string::<i32>().value(r), values, lookup);
+                match slot {
+                    None => codes.push(code),
+                    Some(s) => codes[s] = code,
+                }
+            }
+        }
+        Ok(appended)
+    }
+
+    /// Computes the feature statistics, imputes, standardises and one-hot encodes.
+    pub fn finish(self, standardize: bool) -> Result<TrainingData> {
+        let rows = self.kept;
+        let mut specs = Vec::with_capacity(self.raw.len());
+        let mut columns = Vec::new();
+        let mut fingerprint_rows = vec![0u64; rows];
+        for (j, raw) in self.raw.into_iter().enumerate() {
+            let c = self.feature_idx[j];
+            let name = self.names[c].clone();
+            let data_type = self.types[c].to_string();
+            match raw {
+                RawColumn::Numeric(mut v) => {
+                    let (mut count, mut sum, mut min, mut max) =
+                        (0u64, 0.0f64, f64::INFINITY, f64::NEG_INFINITY);
+                    for &x in v.iter().filter(|x| !x.is_nan()) {
+                        count += 1;
+                        sum += x;
+                        min = min.min(x);
+                        max = max.max(x);
+                    }
+                    if count == 0 && rows > 0 {
+                        return exec_err!(
+                            "CREATE MODEL {}: column {name:?} is NULL in every training row",
+                            self.model
+                        );
+                    }
+                    let mean = if count > 0 { sum / count as f64 } else { 0.0 };
+                    let var = v
+                        .iter()
+                        .filter(|x| !x.is_nan())
+                        .map(|x| (x - mean) * (x - mean))
+                        .sum::<f64>()
+                        / count.max(1) as f64;
+                    let std = if var > 0.0 { var.sqrt() } else { 1.0 };
+                    for (r, x) in v.iter_mut().enumerate() {
+                        fingerprint_rows[r] = mix(fingerprint_rows[r], x.to_bits());
+                        if x.is_nan() {
+                            *x = mean;
+                        }
+                        if standardize {
+                            *x = (*x - mean) / std;
+                        }
+                    }
+                    columns.push(v);
+                    specs.push(FeatureSpec {
+                        name,
+                        data_type,
+                        nulls: self.nulls[j],
+                        kind: FeatureKind::Numeric {
+                            mean,
+                            std,
+                            min: if count > 0 { min } else { 0.0 },
+                            max: if count > 0 { max } else { 0.0 },
+                        },
+                    });
+                }
+                RawColumn::Categorical { codes, values, .. } => {
+                    let (order, vocabulary) = sorted_vocabulary(values);
+                    let base = columns.len();
+                    columns.extend((0..vocabulary.len()).map(|_| vec![0.0; rows]));
+                    for (r, &code) in codes.iter().enumerate() {
+                        if code != NULL_CODE {
+                            let k = order[code as usize];
+                            columns[base + k][r] = 1.0;
+                            fingerprint_rows[r] = mix(
+                                fingerprint_rows[r],
+                                xxhash_rust::xxh64::xxh64(vocabulary[k].as_bytes(), 7),
+                            );
+                        } else {
+                            fingerprint_rows[r] = mix(fingerprint_rows[r], u64::MAX);
+                        }
+                    }
+                    specs.push(FeatureSpec {
+                        name,
+                        data_type,
+                        nulls: self.nulls[j],
+                        kind: FeatureKind::Categorical { vocabulary },
+                    });
+                }
+            }
+        }
+        let labels = match self.labels {
+            Some(RawColumn::Categorical { codes, values, .. }) => {
+                let (order, classes) = sorted_vocabulary(values);
+                let codes: Vec<u32> = codes.iter().map(|&c| order[c as usize] as u32).collect();
+                for (r, &c) in codes.iter().enumerate() {
+                    fingerprint_rows[r] = mix(
+                        fingerprint_rows[r],
+                        xxhash_rust::xxh64::xxh64(classes[c as usize].as_bytes(), 11),
+                    );
+                }
+                Some((codes, classes))
+            }
+            _ => None,
+        };
+        // Order-independent: a wrapping sum of per-row hashes, so the same rows in another
+        // order (another partitioning) give the same fingerprint.
+        let total = fingerprint_rows
+            .iter()
+            .fold(0u64, |acc, &h| acc.wrapping_add(finalize(h)));
+        Ok(TrainingData {
+            specs,
+            columns,
+            labels,
+            rows_seen: self.seen,
+            rows_used: rows as u64,
+            sampled: self.seen > rows as u64,
+            rows_without_label: self.rows_without_label,
+            fingerprint: format!("{total:016x}"),
+        })
+    }
+}
+
+fn column_list(schema: &Schema) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn intern(s: &str, values: &mut Vec<String>, lookup: &mut HashMap<String, u32>) -> u32 {
+    if let Some(&c) = lookup.get(s) {
+        return c;
+    }
+    let c = values.len() as u32;
+    values.push(s.to_string());
+    lookup.insert(s.to_string(), c);
+    c
+}
+
+/// Sorts interned values; returns old code → new position, and the sorted values.
+fn sorted_vocabulary(values: Vec<String>) -> (Vec<usize>, Vec<String>) {
+    let mut idx: Vec<usize> = (0..values.len()).collect();
+    idx.sort_by(|&a, &b| values[a].cmp(&values[b]));
+    let mut order = vec![0; values.len()];
+    for (pos, &old) in idx.iter().enumerate() {
+        order[old] = pos;
+    }
+    let sorted = idx.iter().map(|&i| values[i].clone()).collect();
+    (order, sorted)
+}
+
+#[inline]
+fn mix(h: u64, v: u64) -> u64 {
+    (h ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29)
+}
+
+#[inline]
+fn finalize(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+    use datafusion::arrow::datatypes::Field;
+
+    use super::*;
+
+    fn batch(xs: Vec<Option<f64>>, cats: Vec<Option<&str>>) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("x", DataType::Float64, true),
+            Field::new("c", DataType::Utf8, true),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Float64Array::from(xs)),
+                Arc::new(StringArray::from(cats)),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn imputes_standardises_and_one_hot_encodes() {
+        let b = batch(
+            vec![Some(1.0), None, Some(3.0)],
+            vec![Some("b"), Some("a"), None],
+        );
+        let mut c = TrainingCollector::try_new("m", &b.schema(), None, 100, 0).unwrap();
+        c.push(&b).unwrap();
+        let d = c.finish(true).unwrap();
+        assert_eq!(d.rows_used, 3);
+        assert_eq!(d.columns.len(), 3); // x, c=a, c=b
+        assert_eq!(d.columns[0], vec![-1.0, 0.0, 1.0]); // mean 2, std 1 over non-null values
+        assert_eq!(d.columns[1], vec![0.0, 1.0, 0.0]);
+        assert_eq!(d.columns[2], vec![1.0, 0.0, 0.0]);
+        assert_eq!(
+            d.specs[1].kind,
+            FeatureKind::Categorical {
+                vocabulary: vec!["a".into(), "b".into()]
+            }
+        );
+        // Prediction encodes the same way, unseen values as zeros.
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(vec![Some(3), None])),
+            Arc::new(StringArray::from(vec![Some("zzz"), Some("b")])),
+        ];
+        let e = encode_batch("t", &d.specs, true, &arrays, 2).unwrap();
+        assert_eq!(
+            e.columns,
+            vec![vec![1.0, 0.0], vec![0.0, 0.0], vec![0.0, 1.0]]
+        );
+        let err = encode_batch("segment: model m@1", &d.specs, true, &arrays[..1], 2)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("takes 2 features (x, c), got 1"), "{err}");
+    }
+
+    #[test]
+    fn rejects_non_finite_training_values_naming_the_column() {
+        let b = batch(vec![Some(f64::NAN)], vec![Some("a")]);
+        let mut c = TrainingCollector::try_new("m", &b.schema(), None, 100, 0).unwrap();
+        let err = c.push(&b).unwrap_err().to_string();
+        assert!(err.contains("\"x\" contains NaN"), "{err}");
+    }
+
+    #[test]
+    fn samples_uniformly_and_fingerprints_order_independently() {
+        let xs: Vec<Option<f64>> = (0..1000).map(|i| Some(i as f64)).collect();
+        let b = batch(xs.clone(), vec![Some("a"); 1000]);
+        let mut c = TrainingCollector::try_new("m", &b.schema(), None, 100, 1).unwrap();
+        c.push(&b).unwrap();
+        let d = c.finish(false).unwrap();
+        assert_eq!((d.rows_seen, d.rows_used, d.sampled), (1000, 100, true));
+        let mean = d.columns[0].iter().sum::<f64>() / 100.0;
+        assert!((mean - 499.5).abs() < 90.0, "sample mean {mean}");
+
+        let fp = |xs: Vec<Option<f64>>| {
+            let b = batch(xs, vec![Some("a"); 3]);
+            let mut c = TrainingCollector::try_new("m", &b.schema(), None, 10, 0).unwrap();
+            c.push(&b).unwrap();
+            c.finish(false).unwrap().fingerprint
+        };
+        assert_eq!(
+            fp(vec![Some(1.0), Some(2.0), None]),
+            fp(vec![None, Some(2.0), Some(1.0)])
+        );
+        assert_ne!(
+            fp(vec![Some(1.0), Some(2.0), None]),
+            fp(vec![Some(1.0), Some(2.5), None])
+        );
+    }
+}

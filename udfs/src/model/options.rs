@@ -1,0 +1,506 @@
+//! `CREATE MODEL … OPTIONS (key = value, …)`: validated once, before any data is read
+//! (linfa's `Params → check() → ValidParams` pattern). Every error names the model and the
+//! option; unknown options list the accepted ones.
+
+use std::collections::BTreeMap;
+
+use datafusion::common::{Result, plan_err};
+
+use super::artifact::ModelType;
+use crate::segment::kmeans::{KMeansDistance, KMeansInit};
+
+/// A value as written in `OPTIONS`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OptionValue {
+    /// A quoted string.
+    Str(String),
+    /// A number, as written.
+    Number(String),
+    /// `true` / `false`.
+    Bool(bool),
+}
+
+impl std::fmt::Display for OptionValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OptionValue::Str(s) => write!(f, "'{s}'"),
+            OptionValue::Number(n) => f.write_str(n),
+            OptionValue::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// `num_clusters`: a number or `'auto'` (search a range).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NumClusters {
+    /// Exactly k.
+    Fixed(usize),
+    /// Try every k in `min..=max` on a sample and keep the best silhouette.
+    Auto {
+        /// Smallest k tried.
+        min: usize,
+        /// Largest k tried.
+        max: usize,
+    },
+}
+
+/// Validated k-means options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KMeansOptions {
+    /// Number of clusters.
+    pub num_clusters: NumClusters,
+    /// Standardise numeric features (default true).
+    pub standardize: bool,
+    /// Initialisation (default k-means++).
+    pub init: KMeansInit,
+    /// Lloyd iterations per run (default 100).
+    pub max_iterations: usize,
+    /// Relative tolerance on centroid movement (default 1e-4, as scikit-learn).
+    pub tolerance: f64,
+    /// Independent runs; the lowest inertia wins (default 1, as scikit-learn with k-means++).
+    pub n_init: usize,
+    /// Random seed (default 0: training is reproducible unless you change it).
+    pub seed: u64,
+    /// Distance (default Euclidean).
+    pub distance: KMeansDistance,
+    /// Past this many rows a uniform sample is used (default 10M).
+    pub max_training_rows: usize,
+}
+
+/// Validated naive Bayes options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NaiveBayesOptions {
+    /// The label column.
+    pub label: String,
+    /// Share of the largest feature variance added to every variance (default 1e-9).
+    pub var_smoothing: f64,
+    /// Past this many rows a uniform sample is used (default 10M).
+    pub max_training_rows: usize,
+    /// Seed of the sample (default 0).
+    pub seed: u64,
+}
+
+/// Options of a model type, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValidOptions {
+    /// k-means.
+    Kmeans(KMeansOptions),
+    /// Gaussian naive Bayes.
+    NaiveBayes(NaiveBayesOptions),
+}
+
+const KMEANS_KEYS: &[&str] = &[
+    "model_type",
+    "num_clusters",
+    "auto_min_clusters",
+    "auto_max_clusters",
+    "standardize",
+    "init",
+    "max_iterations",
+    "tolerance",
+    "n_init",
+    "seed",
+    "distance",
+    "max_training_rows",
+];
+const NAIVE_BAYES_KEYS: &[&str] = &[
+    "model_type",
+    "label",
+    "var_smoothing",
+    "max_training_rows",
+    "seed",
+];
+
+/// Default row cap before sampling.
+pub const DEFAULT_MAX_TRAINING_ROWS: usize = 10_000_000;
+
+impl ValidOptions {
+    /// The model type.
+    pub fn model_type(&self) -> ModelType {
+        match self {
+            ValidOptions::Kmeans(_) => ModelType::Kmeans,
+            ValidOptions::NaiveBayes(_) => ModelType::NaiveBayes,
+        }
+    }
+
+    /// The label column, for supervised types.
+    pub fn label(&self) -> Option<&str> {
+        match self {
+            ValidOptions::Kmeans(_) => None,
+            ValidOptions::NaiveBayes(o) => Some(&o.label),
+        }
+    }
+
+    /// Row cap and sampling seed.
+    pub fn sampling(&self) -> (usize, u64) {
+        match self {
+            ValidOptions::Kmeans(o) => (o.max_training_rows, o.seed),
+            ValidOptions::NaiveBayes(o) => (o.max_training_rows, o.seed),
+        }
+    }
+
+    /// Every option in effect (defaults included), as text, for `ml_model_info`.
+    pub fn effective(&self) -> BTreeMap<String, String> {
+        let mut m = BTreeMap::new();
+        let mut put = |k: &str, v: String| {
+            m.insert(k.to_string(), v);
+        };
+        put("model_type", self.model_type().as_str().to_string());
+        match self {
+            ValidOptions::Kmeans(o) => {
+                match o.num_clusters {
+                    NumClusters::Fixed(k) => put("num_clusters", k.to_string()),
+                    NumClusters::Auto { min, max } => {
+                        put("num_clusters", "auto".into());
+                        put("auto_min_clusters", min.to_string());
+                        put("auto_max_clusters", max.to_string());
+                    }
+                }
+                put("standardize", o.standardize.to_string());
+                put(
+                    "init",
+                    match o.init {
+                        KMeansInit::KMeansPlusPlus => "kmeans++",
+                        KMeansInit::Random => "random",
+                    }
+                    .into(),
+                );
+                put("max_iterations", o.max_iterations.to_string());
+                put("tolerance", o.tolerance.to_string());
+                put("n_init", o.n_init.to_string());
+                put("seed", o.seed.to_string());
+                put("distance", distance_name(o.distance).into());
+                put("max_training_rows", o.max_training_rows.to_string());
+            }
+            ValidOptions::NaiveBayes(o) => {
+                put("label", o.label.clone());
+                put("var_smoothing", o.var_smoothing.to_string());
+                put("max_training_rows", o.max_training_rows.to_string());
+                put("seed", o.seed.to_string());
+            }
+        }
+        m
+    }
+}
+
+/// The SQL spelling of a distance.
+pub fn distance_name(d: KMeansDistance) -> &'static str {
+    match d {
+        KMeansDistance::Euclidean => "euclidean",
+        KMeansDistance::Cosine => "cosine",
+    }
+}
+
+/// Parses a stored distance name.
+pub fn parse_distance(s: &str) -> Option<KMeansDistance> {
+    match s.to_ascii_lowercase().as_str() {
+        "euclidean" => Some(KMeansDistance::Euclidean),
+        "cosine" => Some(KMeansDistance::Cosine),
+        _ => None,
+    }
+}
+
+struct Reader<'a> {
+    model: &'a str,
+    values: BTreeMap<String, OptionValue>,
+}
+
+impl Reader<'_> {
+    fn string(&mut self, key: &str) -> Result<Option<String>> {
+        match self.values.remove(key) {
+            None => Ok(None),
+            Some(OptionValue::Str(s)) => Ok(Some(s)),
+            Some(other) => plan_err!(
+                "CREATE MODEL {}: option {key} must be a quoted string, got {other}",
+                self.model
+            ),
+        }
+    }
+
+    fn bool(&mut self, key: &str, default: bool) -> Result<bool> {
+        match self.values.remove(key) {
+            None => Ok(default),
+            Some(OptionValue::Bool(b)) => Ok(b),
+            Some(OptionValue::Str(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
+            Some(OptionValue::Str(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
+            Some(other) => plan_err!(
+                "CREATE MODEL {}: option {key} must be true or false, got {other}",
+                self.model
+            ),
+        }
+    }
+
+    fn float(&mut self, key: &str, default: f64, lo: f64, hi: f64) -> Result<f64> {
+        let v = match self.values.remove(key) {
+            None => return Ok(default),
+            Some(OptionValue::Number(n)) => n.parse::<f64>().ok(),
+            Some(other) => {
+                return plan_err!(
+                    "CREATE MODEL {}: option {key} must be a number, got {other}",
+                    self.model
+                );
+            }
+        };
+        match v {
+            Some(v) if v.is_finite() && v >= lo && v <= hi => Ok(v),
+            _ => plan_err!(
+                "CREATE MODEL {}: option {key} must be a number between {lo} and {hi}",
+                self.model
+            ),
+        }
+    }
+
+    fn int(&mut self, key: &str, default: u64, lo: u64, hi: u64) -> Result<u64> {
+        let v = match self.values.remove(key) {
+            None => return Ok(default),
+            Some(OptionValue::Number(n)) => n.parse::<u64>().ok(),
+            Some(other) => {
+                return plan_err!(
+                    "CREATE MODEL {}: option {key} must be an integer, got {other}",
+                    self.model
+                );
+            }
+        };
+        match v {
+            Some(v) if v >= lo && v <= hi => Ok(v),
+            _ => plan_err!(
+                "CREATE MODEL {}: option {key} must be an integer between {lo} and {hi}",
+                self.model
+            ),
+        }
+    }
+}
+
+/// Validates `options` for a `CREATE MODEL model`.
+pub fn validate(model: &str, options: &[(String, OptionValue)]) -> Result<ValidOptions> {
+    let mut values = BTreeMap::new();
+    for (k, v) in options {
+        let key = k.to_ascii_lowercase();
+        if values.insert(key.clone(), v.clone()).is_some() {
+            return plan_err!("CREATE MODEL {model}: option {key} is given twice");
+        }
+    }
+    let mut r = Reader { model, values };
+    let Some(type_text) = r.string("model_type")? else {
+        return plan_err!(
+            "CREATE MODEL {model}: OPTIONS must include model_type (one of {})",
+            type_list()
+        );
+    };
+    let Some(model_type) = ModelType::parse(&type_text) else {
+        return plan_err!(
+            "CREATE MODEL {model}: unknown model_type '{type_text}' (expected one of {})",
+            type_list()
+        );
+    };
+    let allowed = match model_type {
+        ModelType::Kmeans => KMEANS_KEYS,
+        ModelType::NaiveBayes => NAIVE_BAYES_KEYS,
+    };
+    if let Some(unknown) = r.values.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return plan_err!(
+            "CREATE MODEL {model}: unknown option {unknown} for model_type '{}' (accepted: {})",
+            model_type.as_str(),
+            allowed.join(", ")
+        );
+    }
+    let max_rows = |r: &mut Reader| -> Result<usize> {
+        Ok(r.int(
+            "max_training_rows",
+            DEFAULT_MAX_TRAINING_ROWS as u64,
+            1,
+            1 << 40,
+        )? as usize)
+    };
+    Ok(match model_type {
+        ModelType::Kmeans => {
+            let auto_min = r.int("auto_min_clusters", 2, 2, 100)? as usize;
+            let auto_max = r.int("auto_max_clusters", 10, 2, 100)? as usize;
+            let num_clusters = match r.values.remove("num_clusters") {
+                None => {
+                    return plan_err!(
+                        "CREATE MODEL {model}: kmeans needs num_clusters (a number from 1 to 10000, or 'auto')"
+                    );
+                }
+                Some(OptionValue::Str(s)) if s.eq_ignore_ascii_case("auto") => {
+                    if auto_min > auto_max {
+                        return plan_err!(
+                            "CREATE MODEL {model}: auto_min_clusters ({auto_min}) is larger than auto_max_clusters ({auto_max})"
+                        );
+                    }
+                    NumClusters::Auto {
+                        min: auto_min,
+                        max: auto_max,
+                    }
+                }
+                Some(OptionValue::Number(n)) => match n.parse::<usize>() {
+                    Ok(k) if (1..=10_000).contains(&k) => NumClusters::Fixed(k),
+                    _ => {
+                        return plan_err!(
+                            "CREATE MODEL {model}: option num_clusters must be an integer from 1 to 10000 or 'auto', got {n}"
+                        );
+                    }
+                },
+                Some(other) => {
+                    return plan_err!(
+                        "CREATE MODEL {model}: option num_clusters must be an integer from 1 to 10000 or 'auto', got {other}"
+                    );
+                }
+            };
+            let init = match r.string("init")?.as_deref().map(str::to_ascii_lowercase) {
+                None => KMeansInit::KMeansPlusPlus,
+                Some(s) if s == "kmeans++" || s == "k-means++" => KMeansInit::KMeansPlusPlus,
+                Some(s) if s == "random" => KMeansInit::Random,
+                Some(s) => {
+                    return plan_err!(
+                        "CREATE MODEL {model}: option init must be 'kmeans++' or 'random', got '{s}'"
+                    );
+                }
+            };
+            let distance = match r.string("distance")? {
+                None => KMeansDistance::Euclidean,
+                Some(s) => match parse_distance(&s) {
+                    Some(d) => d,
+                    None => {
+                        return plan_err!(
+                            "CREATE MODEL {model}: option distance must be 'euclidean' or 'cosine', got '{s}'"
+                        );
+                    }
+                },
+            };
+            ValidOptions::Kmeans(KMeansOptions {
+                num_clusters,
+                standardize: r.bool("standardize", true)?,
+                init,
+                max_iterations: r.int("max_iterations", 100, 1, 100_000)? as usize,
+                tolerance: r.float("tolerance", 1e-4, 0.0, 1.0)?,
+                n_init: r.int("n_init", 1, 1, 1000)? as usize,
+                seed: r.int("seed", 0, 0, u64::MAX)?,
+                distance,
+                max_training_rows: max_rows(&mut r)?,
+            })
+        }
+        ModelType::NaiveBayes => {
+            let Some(label) = r.string("label")? else {
+                return plan_err!(
+                    "CREATE MODEL {model}: naive_bayes needs label = '<column>' naming the class column of the training query"
+                );
+            };
+            ValidOptions::NaiveBayes(NaiveBayesOptions {
+                label,
+                var_smoothing: r.float("var_smoothing", 1e-9, 0.0, 1.0)?,
+                max_training_rows: max_rows(&mut r)?,
+                seed: r.int("seed", 0, 0, u64::MAX)?,
+            })
+        }
+    })
+}
+
+fn type_list() -> String {
+    ModelType::ALL
+        .iter()
+        .map(|t| format!("'{}'", t.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(pairs: &[(&str, OptionValue)]) -> Vec<(String, OptionValue)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+    fn s(x: &str) -> OptionValue {
+        OptionValue::Str(x.into())
+    }
+    fn n(x: &str) -> OptionValue {
+        OptionValue::Number(x.into())
+    }
+
+    #[test]
+    fn kmeans_defaults_and_values() {
+        let v = validate(
+            "seg",
+            &opts(&[("MODEL_TYPE", s("KMeans")), ("num_clusters", n("6"))]),
+        )
+        .unwrap();
+        let ValidOptions::Kmeans(k) = v else { panic!() };
+        assert_eq!(k.num_clusters, NumClusters::Fixed(6));
+        assert!(k.standardize);
+        assert_eq!(k.max_training_rows, DEFAULT_MAX_TRAINING_ROWS);
+        let v = validate(
+            "seg",
+            &opts(&[
+                ("model_type", s("kmeans")),
+                ("num_clusters", s("auto")),
+                ("distance", s("cosine")),
+                ("standardize", OptionValue::Bool(false)),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(v.effective()["num_clusters"], "auto");
+        assert_eq!(v.effective()["distance"], "cosine");
+    }
+
+    #[test]
+    fn every_mistake_is_named() {
+        let cases: Vec<(Vec<(String, OptionValue)>, &str)> = vec![
+            (opts(&[]), "must include model_type"),
+            (
+                opts(&[("model_type", s("svm"))]),
+                "unknown model_type 'svm'",
+            ),
+            (opts(&[("model_type", s("kmeans"))]), "needs num_clusters"),
+            (
+                opts(&[("model_type", s("kmeans")), ("num_clusters", n("0"))]),
+                "num_clusters must be an integer from 1 to 10000",
+            ),
+            (
+                opts(&[
+                    ("model_type", s("kmeans")),
+                    ("num_clusters", n("3")),
+                    ("colour", s("red")),
+                ]),
+                "unknown option colour for model_type 'kmeans'",
+            ),
+            (
+                opts(&[
+                    ("model_type", s("kmeans")),
+                    ("num_clusters", n("3")),
+                    ("tolerance", n("-1")),
+                ]),
+                "tolerance must be a number between 0 and 1",
+            ),
+            (
+                opts(&[
+                    ("model_type", s("kmeans")),
+                    ("num_clusters", n("3")),
+                    ("init", s("magic")),
+                ]),
+                "init must be 'kmeans++' or 'random'",
+            ),
+            (
+                opts(&[
+                    ("model_type", s("kmeans")),
+                    ("num_clusters", n("3")),
+                    ("n_init", s("3")),
+                ]),
+                "n_init must be an integer",
+            ),
+            (
+                opts(&[("model_type", s("kmeans")), ("model_type", s("kmeans"))]),
+                "given twice",
+            ),
+            (opts(&[("model_type", s("naive_bayes"))]), "needs label"),
+        ];
+        for (o, want) in cases {
+            let err = validate("seg", &o).unwrap_err().to_string();
+            assert!(err.contains(want), "want {want:?} in {err}");
+            assert!(err.contains("seg"), "{err}");
+        }
+    }
+}

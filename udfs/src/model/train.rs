@@ -1,0 +1,397 @@
+//! Training: stream a query's result into memory ([`collect`]), then fit the model type's kernel
+//! and evaluate it on the training data ([`fit`]). The caller (the application's statement
+//! layer) runs [`fit`] off the async runtime, accounts memory to its pool and writes the result
+//! to its registry.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use datafusion::common::{DataFusionError, Result, exec_err, plan_err};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::memory_pool::MemoryReservation;
+use futures::StreamExt;
+use rand::SeedableRng;
+use rand::seq::index::sample;
+
+use super::artifact::{AutoKStep, KMeansBody, Model, ModelBody, NaiveBayesBody, TrainingInfo};
+use super::features::{TrainingCollector, TrainingData};
+use super::options::{KMeansOptions, NaiveBayesOptions, NumClusters, ValidOptions, distance_name};
+use crate::metrics::davies_bouldin::davies_bouldin;
+use crate::metrics::silhouette::silhouette;
+use crate::segment::gaussian_nb::GaussianNb;
+use crate::segment::kmeans::{self, KMeansDistance, KMeansError, KMeansParams};
+
+/// Rows on which `silhouette` is computed (it is quadratic in the sample size).
+pub const SILHOUETTE_SAMPLE: usize = 10_000;
+/// Rows on which `num_clusters = 'auto'` compares candidate k.
+pub const AUTO_K_SAMPLE: usize = 20_000;
+
+/// Live training state, readable from another thread (the shell's progress line).
+#[derive(Debug, Default)]
+pub struct TrainStatus {
+    /// Training rows read so far.
+    pub rows_read: AtomicU64,
+    /// Current Lloyd iteration (k-means), summed over runs.
+    pub iterations: AtomicU64,
+    /// Set to stop training (the query was cancelled).
+    pub cancel: AtomicBool,
+}
+
+/// Streams `input` into a column-major training store, growing `reservation` as rows arrive
+/// (so a training set that does not fit the session's memory limit fails with a clear error
+/// instead of exhausting the machine).
+pub async fn collect(
+    model: &str,
+    options: &ValidOptions,
+    mut input: SendableRecordBatchStream,
+    reservation: &mut MemoryReservation,
+    status: &TrainStatus,
+) -> Result<TrainingData> {
+    let (max_rows, seed) = options.sampling();
+    let schema = input.schema();
+    let standardize = match options {
+        ValidOptions::Kmeans(o) => o.standardize,
+        ValidOptions::NaiveBayes(_) => false,
+    };
+    let mut collector =
+        TrainingCollector::try_new(model, &schema, options.label(), max_rows, seed)?;
+    while let Some(batch) = input.next().await {
+        let batch = batch?;
+        let appended = collector.push(&batch)?;
+        reservation
+            .try_grow(appended * collector.bytes_per_row())
+            .map_err(|e| {
+                DataFusionError::ResourcesExhausted(format!(
+                    "CREATE MODEL {model}: the training data does not fit the memory limit after {} rows (lower max_training_rows or raise --memory-limit): {e}",
+                    collector.rows_kept()
+                ))
+            })?;
+        status
+            .rows_read
+            .store(collector.rows_seen(), Ordering::Relaxed);
+        if status.cancel.load(Ordering::Relaxed) {
+            return exec_err!("CREATE MODEL {model}: cancelled");
+        }
+    }
+    // One-hot expansion and imputation happen in place except the one-hot blocks.
+    collector.finish(standardize)
+}
+
+/// Fits the model described by `options` on `data`. `threads` bounds the parallelism.
+pub fn fit(
+    name: &str,
+    query: &str,
+    options: &ValidOptions,
+    data: TrainingData,
+    threads: usize,
+    status: &TrainStatus,
+) -> Result<Model> {
+    let started = Instant::now();
+    if data.rows() == 0 {
+        return plan_err!(
+            "CREATE MODEL {name}: the training query returned no usable rows (empty training set)"
+        );
+    }
+    let mut metrics = std::collections::BTreeMap::new();
+    let body = match options {
+        ValidOptions::Kmeans(o) => fit_kmeans(name, o, &data, threads, status, &mut metrics)?,
+        ValidOptions::NaiveBayes(o) => fit_naive_bayes(name, o, &data, &mut metrics)?,
+    };
+    let standardize = matches!(options, ValidOptions::Kmeans(o) if o.standardize);
+    Ok(Model {
+        name: name.to_string(),
+        version: 0,
+        model_type: options.model_type(),
+        options: options.effective(),
+        standardize,
+        features: data.specs,
+        training: TrainingInfo {
+            query: query.to_string(),
+            rows_seen: data.rows_seen,
+            rows_used: data.rows_used,
+            sampled: data.sampled,
+            rows_without_label: data.rows_without_label,
+            seconds: started.elapsed().as_secs_f64(),
+            fingerprint: data.fingerprint,
+        },
+        metrics,
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        ecomsql_version: env!("CARGO_PKG_VERSION").to_string(),
+        body,
+    })
+}
+
+fn kmeans_error(name: &str, e: KMeansError) -> DataFusionError {
+    match e {
+        KMeansError::TooFewRows { rows, k } => DataFusionError::Plan(format!(
+            "CREATE MODEL {name}: num_clusters ({k}) is larger than the number of training rows ({rows})"
+        )),
+        KMeansError::NoRows => DataFusionError::Plan(format!(
+            "CREATE MODEL {name}: the training query returned no rows (empty training set)"
+        )),
+        KMeansError::Cancelled => {
+            DataFusionError::Execution(format!("CREATE MODEL {name}: cancelled"))
+        }
+    }
+}
+
+fn kmeans_params(o: &KMeansOptions, k: usize, threads: usize) -> KMeansParams {
+    KMeansParams {
+        k,
+        init: o.init,
+        max_iterations: o.max_iterations,
+        tolerance: o.tolerance,
+        n_init: o.n_init,
+        seed: o.seed,
+        distance: o.distance,
+        threads,
+    }
+}
+
+fn run_kmeans(
+    name: &str,
+    columns: &[&[f64]],
+    params: &KMeansParams,
+    status: &TrainStatus,
+) -> Result<kmeans::KMeansFit> {
+    let mut observer = |_p: kmeans::FitProgress| {
+        status.iterations.fetch_add(1, Ordering::Relaxed);
+        if status.cancel.load(Ordering::Relaxed) {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    };
+    kmeans::fit(columns, params, &mut observer).map_err(|e| kmeans_error(name, e))
+}
+
+/// Picks rows `idx` of every column.
+fn take_rows(columns: &[&[f64]], idx: &[usize]) -> Vec<Vec<f64>> {
+    columns
+        .iter()
+        .map(|c| idx.iter().map(|&i| c[i]).collect())
+        .collect()
+}
+
+fn sample_indices(rows: usize, size: usize, seed: u64) -> Vec<usize> {
+    if rows <= size {
+        return (0..rows).collect();
+    }
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed ^ 0xa070_4b5e);
+    let mut idx = sample(&mut rng, rows, size).into_vec();
+    idx.sort_unstable();
+    idx
+}
+
+fn fit_kmeans(
+    name: &str,
+    o: &KMeansOptions,
+    data: &TrainingData,
+    threads: usize,
+    status: &TrainStatus,
+    metrics: &mut std::collections::BTreeMap<String, f64>,
+) -> Result<ModelBody> {
+    let columns = data.slices();
+    let rows = data.rows();
+    let mut auto_k = Vec::new();
+    let k = match o.num_clusters {
+        NumClusters::Fixed(k) => k,
+        NumClusters::Auto { min, max } => {
+            // Compare candidates on one sample: fit on it, score by silhouette on it.
+            let idx = sample_indices(rows, AUTO_K_SAMPLE, o.seed);
+            let owned = take_rows(&columns, &idx);
+            let sample_cols: Vec<&[f64]> = owned.iter().map(Vec::as_slice).collect();
+            let mut best: Option<(f64, usize)> = None;
+            for k in min..=max.min(idx.len().saturating_sub(1)) {
+                let fit = run_kmeans(name, &sample_cols, &kmeans_params(o, k, threads), status)?;
+                let mut labels = vec![0u32; idx.len()];
+                let mut dist = vec![0.0; idx.len()];
+                kmeans::assign(
+                    &sample_cols,
+                    &fit.centroids,
+                    fit.k,
+                    o.distance,
+                    &mut labels,
+                    &mut dist,
+                );
+                let s = silhouette(&sample_cols, &labels, k, o.distance, 5_000, o.seed)
+                    .unwrap_or(f64::NEG_INFINITY);
+                auto_k.push(AutoKStep {
+                    k,
+                    silhouette: s,
+                    inertia: fit.inertia,
+                });
+                if best.is_none_or(|(b, _)| s > b) {
+                    best = Some((s, k));
+                }
+            }
+            match best {
+                Some((_, k)) => k,
+                None => {
+                    return plan_err!(
+                        "CREATE MODEL {name}: num_clusters = 'auto' needs more than {min} training rows, got {rows}"
+                    );
+                }
+            }
+        }
+    };
+    let fit = run_kmeans(name, &columns, &kmeans_params(o, k, threads), status)?;
+    let mut labels = vec![0u32; rows];
+    let mut dist = vec![0.0; rows];
+    kmeans::assign(
+        &columns,
+        &fit.centroids,
+        fit.k,
+        o.distance,
+        &mut labels,
+        &mut dist,
+    );
+    cluster_metrics(
+        &columns,
+        &labels,
+        &dist,
+        &fit.centroids,
+        k,
+        o.distance,
+        o.seed,
+        metrics,
+    );
+    metrics.insert("iterations".into(), fit.iterations as f64);
+    Ok(ModelBody::Kmeans(KMeansBody {
+        k,
+        width: columns.len(),
+        distance: distance_name(o.distance).to_string(),
+        centroids: fit.centroids,
+        cluster_sizes: fit.cluster_sizes,
+        iterations: fit.iterations,
+        converged: fit.converged,
+        auto_k,
+    }))
+}
+
+/// The k-means evaluation shared by training and `ml_evaluate`: inertia, mean squared distance,
+/// Davies–Bouldin index and silhouette (on a sample), from rows already assigned.
+#[allow(clippy::too_many_arguments)]
+pub fn cluster_metrics(
+    columns: &[&[f64]],
+    labels: &[u32],
+    distances: &[f64],
+    centroids: &[f64],
+    k: usize,
+    distance: KMeansDistance,
+    seed: u64,
+    metrics: &mut std::collections::BTreeMap<String, f64>,
+) {
+    let rows = labels.len();
+    let inertia: f64 = distances.iter().map(|d| d * d).sum();
+    metrics.insert("inertia".into(), inertia);
+    metrics.insert("mean_squared_distance".into(), inertia / rows.max(1) as f64);
+    if let Some(db) = davies_bouldin(columns, labels, centroids, k) {
+        metrics.insert("davies_bouldin_index".into(), db);
+    }
+    if let Some(s) = silhouette(columns, labels, k, distance, SILHOUETTE_SAMPLE, seed) {
+        metrics.insert("silhouette".into(), s);
+    }
+    metrics.insert("rows".into(), rows as f64);
+}
+
+fn fit_naive_bayes(
+    name: &str,
+    o: &NaiveBayesOptions,
+    data: &TrainingData,
+    metrics: &mut std::collections::BTreeMap<String, f64>,
+) -> Result<ModelBody> {
+    let Some((labels, classes)) = &data.labels else {
+        return exec_err!("CREATE MODEL {name}: no label column was collected");
+    };
+    if classes.len() < 2 {
+        return plan_err!(
+            "CREATE MODEL {name}: the label column {:?} has {} distinct value(s) in the training data; a classifier needs at least 2",
+            o.label,
+            classes.len()
+        );
+    }
+    let columns = data.slices();
+    let nb = GaussianNb::fit(&columns, labels, classes.len(), o.var_smoothing)
+        .map_err(|e| DataFusionError::Plan(format!("CREATE MODEL {name}: {e}")))?;
+    let rows = data.rows();
+    let mut proba = vec![0.0; rows * classes.len()];
+    nb.predict_proba(&columns, &mut proba);
+    classification_metrics(&proba, labels, classes.len(), metrics);
+    Ok(ModelBody::NaiveBayes(NaiveBayesBody {
+        label: o.label.clone(),
+        positive_class: (classes.len() == 2).then(|| classes[1].clone()),
+        classes: classes.clone(),
+        nb,
+    }))
+}
+
+/// Multi-class metrics from row-major probabilities: accuracy, log loss, macro precision,
+/// recall and F1. Shared by training and `ml_evaluate`.
+pub fn classification_metrics(
+    proba: &[f64],
+    labels: &[u32],
+    classes: usize,
+    metrics: &mut std::collections::BTreeMap<String, f64>,
+) {
+    let rows = labels.len();
+    let mut correct = 0usize;
+    let mut log_loss = 0.0;
+    let mut tp = vec![0usize; classes];
+    let mut predicted = vec![0usize; classes];
+    let mut actual = vec![0usize; classes];
+    for (r, &y) in labels.iter().enumerate() {
+        let p = &proba[r * classes..(r + 1) * classes];
+        let best = argmax(p);
+        predicted[best] += 1;
+        actual[y as usize] += 1;
+        if best == y as usize {
+            correct += 1;
+            tp[best] += 1;
+        }
+        log_loss -= p[y as usize].clamp(1e-15, 1.0).ln();
+    }
+    let n = rows.max(1) as f64;
+    metrics.insert("accuracy".into(), correct as f64 / n);
+    metrics.insert("log_loss".into(), log_loss / n);
+    let (mut precision, mut recall, mut f1) = (0.0, 0.0, 0.0);
+    for c in 0..classes {
+        let p = if predicted[c] > 0 {
+            tp[c] as f64 / predicted[c] as f64
+        } else {
+            0.0
+        };
+        let r = if actual[c] > 0 {
+            tp[c] as f64 / actual[c] as f64
+        } else {
+            0.0
+        };
+        precision += p;
+        recall += r;
+        f1 += if p + r > 0.0 {
+            2.0 * p * r / (p + r)
+        } else {
+            0.0
+        };
+    }
+    let c = classes.max(1) as f64;
+    metrics.insert("precision".into(), precision / c);
+    metrics.insert("recall".into(), recall / c);
+    metrics.insert("f1_score".into(), f1 / c);
+    metrics.insert("rows".into(), rows as f64);
+}
+
+/// Index of the largest value (first on ties).
+pub fn argmax(p: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &v) in p.iter().enumerate() {
+        if v > p[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Shares a `TrainStatus` between the training task and whoever displays progress.
+pub type SharedStatus = Arc<TrainStatus>;
