@@ -39,9 +39,24 @@ pub fn shop() -> &'static Path {
     path
 }
 
-/// A session over `dir` with every ecomsql function.
+/// A model registry folder for this test run (beside the shared shop, so it never lands in the
+/// working directory).
+pub fn state_dir() -> PathBuf {
+    shop().parent().expect("shop parent").join("state")
+}
+
+/// A session over `dir` with every ecomsql function and the run's model registry.
 pub async fn session(dir: &Path) -> SessionContext {
-    let ctx = ecomsql::build_session(&ecomsql::Config::default()).expect("session");
+    session_with_state(dir, &state_dir()).await
+}
+
+/// A session over `dir` with the model registry under `state`.
+pub async fn session_with_state(dir: &Path, state: &Path) -> SessionContext {
+    let config = ecomsql::Config {
+        state_dir: state.to_path_buf(),
+        ..ecomsql::Config::default()
+    };
+    let ctx = ecomsql::build_session(&config).expect("session");
     let report = ecomsql::catalog::register_data_dir(&ctx, dir).await;
     assert!(
         report.errors.is_empty(),
@@ -51,11 +66,19 @@ pub async fn session(dir: &Path) -> SessionContext {
     ctx
 }
 
-/// Runs a query and returns its batches.
+/// Runs a statement through the statement layer (as the shell does) and returns its batches.
 pub async fn query(ctx: &SessionContext, sql: &str) -> Vec<RecordBatch> {
-    match ctx.sql(sql).await {
-        Ok(df) => df.collect().await.unwrap_or_else(|e| panic!("{sql}: {e}")),
+    match ecomsql::statements::run_to_batches(ctx, sql).await {
+        Ok((_, batches)) => batches,
         Err(e) => panic!("{sql}: {e}"),
+    }
+}
+
+/// Runs a statement that must fail; returns the error message.
+pub async fn query_err(ctx: &SessionContext, sql: &str) -> String {
+    match ecomsql::statements::run_to_batches(ctx, sql).await {
+        Ok(_) => panic!("{sql}: expected an error"),
+        Err(e) => e.to_string(),
     }
 }
 

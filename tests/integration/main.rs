@@ -5,5 +5,6 @@ mod catalog;
 mod fixture;
 mod generator;
 mod interop;
+mod models;
 mod queries;
 mod shell;
