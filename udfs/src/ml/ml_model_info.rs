@@ -169,7 +169,11 @@ pub fn info_rows(m: &Model) -> Vec<(&'static str, String, String)> {
                 rows.push((
                     "auto_k",
                     format!("k={}", s.k),
-                    format!("silhouette={} inertia={}", s.silhouette, s.inertia),
+                    format!(
+                        "silhouette={} inertia={}",
+                        s.silhouette.map_or("undefined".to_string(), |v| v.to_string()),
+                        s.inertia
+                    ),
                 ));
             }
         }

@@ -77,8 +77,9 @@ pub struct TrainingInfo {
 pub struct AutoKStep {
     /// Number of clusters tried.
     pub k: usize,
-    /// Mean silhouette on the selection sample (the criterion; higher is better).
-    pub silhouette: f64,
+    /// Mean silhouette on the selection sample (the criterion; higher is better); `None` when
+    /// it is undefined (fewer than two non-empty clusters).
+    pub silhouette: Option<f64>,
     /// Inertia on the selection sample.
     pub inertia: f64,
 }

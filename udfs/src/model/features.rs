@@ -200,7 +200,10 @@ pub fn encode_batch(
                 columns.push(col);
             }
             FeatureKind::Categorical { vocabulary } => {
-                if !is_string_type(array.data_type()) && !array.data_type().is_integer() {
+                if !is_string_type(array.data_type())
+                    && !array.data_type().is_integer()
+                    && array.data_type() != &DataType::Null
+                {
                     return exec_err!(
                         "{what}: feature {} ({}) must be a string, got {}",
                         i + 1,

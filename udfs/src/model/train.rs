@@ -98,6 +98,8 @@ pub fn fit(
         ValidOptions::Kmeans(o) => fit_kmeans(name, o, &data, threads, status, &mut metrics)?,
         ValidOptions::NaiveBayes(o) => fit_naive_bayes(name, o, &data, &mut metrics)?,
     };
+    // JSON has no NaN or infinity: an undefined metric is left out rather than stored.
+    metrics.retain(|_, v| v.is_finite());
     let standardize = matches!(options, ValidOptions::Kmeans(o) if o.standardize);
     Ok(Model {
         name: name.to_string(),
@@ -215,15 +217,15 @@ fn fit_kmeans(
                     &mut labels,
                     &mut dist,
                 );
-                let s = silhouette(&sample_cols, &labels, k, o.distance, 5_000, o.seed)
-                    .unwrap_or(f64::NEG_INFINITY);
+                let s = silhouette(&sample_cols, &labels, k, o.distance, 5_000, o.seed);
                 auto_k.push(AutoKStep {
                     k,
                     silhouette: s,
                     inertia: fit.inertia,
                 });
-                if best.is_none_or(|(b, _)| s > b) {
-                    best = Some((s, k));
+                let score = s.unwrap_or(f64::NEG_INFINITY);
+                if best.is_none_or(|(b, _)| score > b) {
+                    best = Some((score, k));
                 }
             }
             match best {
