@@ -75,10 +75,26 @@ pub fn run_command(shell: &mut Shell, cmd: &str, out: &mut dyn Write) -> Result<
                     first_sentence(&f.documentation.description)
                 ));
             }
+            text.push_str("\necomsql statements (\\h CREATE MODEL etc. for details):\n");
+            for (name, d) in crate::statements::docs() {
+                text.push_str(&format!(
+                    "  {:<28} {}\n",
+                    name.to_ascii_uppercase(),
+                    first_sentence(&d.description)
+                ));
+            }
             w(out, text.trim_end())?
         }
         ("h", Some(fname)) => {
             let fname = fname.to_ascii_lowercase();
+            let words = fname.replace('_', " ");
+            if let Some((name, d)) = crate::statements::docs()
+                .into_iter()
+                .find(|(n, _)| *n == words.split_whitespace().collect::<Vec<_>>().join(" "))
+            {
+                w(out, &format_doc(&name.to_ascii_uppercase(), d))?;
+                return Ok(Flow::Continue);
+            }
             let doc = function_doc(shell, &fname).ok_or_else(|| {
                 format!("no function named {fname:?} (\\h lists ecomsql's functions)")
             })?;

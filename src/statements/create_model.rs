@@ -28,6 +28,41 @@ use super::one_batch_stream;
 use super::parser::CreateModel;
 use crate::registry::ModelRegistry;
 
+static DOCUMENTATION: std::sync::LazyLock<datafusion::logical_expr::Documentation> =
+    std::sync::LazyLock::new(|| {
+        datafusion::logical_expr::Documentation::builder(
+            ecomsql_udfs::doc::DOC_SECTION_MODELS,
+            "Trains a model on the rows of a query and stores it in the registry as a new \
+             version. Every column of the query except the label is a feature: numbers \
+             (standardised for kmeans; NULLs imputed with the training mean), booleans (0/1) and \
+             strings (one-hot over the training vocabulary). Options are validated before any \
+             data is read. Plain CREATE fails if the model exists; OR REPLACE trains a new \
+             version (older ones stay addressable as name@N); IF NOT EXISTS does nothing if it \
+             exists. kmeans options: num_clusters (number or 'auto' with auto_min_clusters, \
+             auto_max_clusters: best silhouette on a 20 000-row sample), standardize (true), init \
+             ('kmeans++' or 'random'), max_iterations (100), tolerance (1e-4), n_init (1), seed \
+             (0), distance ('euclidean' or 'cosine'), max_training_rows (10M; past it a uniform \
+             sample). naive_bayes options: label (required), var_smoothing (1e-9), \
+             max_training_rows, seed.",
+            "CREATE [OR REPLACE] MODEL [IF NOT EXISTS] name OPTIONS (model_type = '…', key = value, …) AS SELECT …",
+        )
+        .with_argument("name", "Letters, digits and _ (not starting with a digit).")
+        .with_argument("model_type", "'kmeans' (segments) or 'naive_bayes' (Gaussian naive Bayes classifier, needs label).")
+        .with_sql_example(
+            "```sql\n\
+             > CREATE OR REPLACE MODEL seg OPTIONS (model_type = 'kmeans', num_clusters = 6)\n\
+               AS SELECT orders, revenue, recency_days FROM user_features;\n\
+             > SELECT * FROM ml_model_info('seg');\n\
+             ```",
+        )
+        .build()
+    });
+
+/// The statement's documentation (`\h create model` in the shell).
+pub fn documentation() -> &'static datafusion::logical_expr::Documentation {
+    &DOCUMENTATION
+}
+
 /// A planned `CREATE MODEL`.
 #[derive(Debug)]
 pub struct CreatePlan {

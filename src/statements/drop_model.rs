@@ -12,6 +12,23 @@ use ecomsql_udfs::model::ModelRef;
 use super::one_batch_stream;
 use crate::registry::ModelRegistry;
 
+static DOCUMENTATION: std::sync::LazyLock<datafusion::logical_expr::Documentation> =
+    std::sync::LazyLock::new(|| {
+        datafusion::logical_expr::Documentation::builder(
+            ecomsql_udfs::doc::DOC_SECTION_MODELS,
+            "Removes every version of a model, or one version with name@N. Without IF EXISTS a \
+             missing model is an error.",
+            "DROP MODEL [IF EXISTS] name[@version]",
+        )
+        .with_sql_example("```sql\n> DROP MODEL seg@1;\n> DROP MODEL IF EXISTS seg;\n```")
+        .build()
+    });
+
+/// The statement's documentation (`\h drop model` in the shell).
+pub fn documentation() -> &'static datafusion::logical_expr::Documentation {
+    &DOCUMENTATION
+}
+
 /// A planned `DROP MODEL`.
 #[derive(Debug)]
 pub struct DropPlan {

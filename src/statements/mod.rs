@@ -110,6 +110,18 @@ impl Planned {
     }
 }
 
+/// The statements ecomsql adds, with their documentation, for the shell's `\h`.
+pub fn docs() -> Vec<(
+    &'static str,
+    &'static datafusion::logical_expr::Documentation,
+)> {
+    vec![
+        ("create model", create_model::documentation()),
+        ("drop model", drop_model::documentation()),
+        ("show models", show_models::documentation()),
+    ]
+}
+
 /// The session's model registry (installed by [`crate::build_session`]).
 pub fn registry(ctx: &SessionContext) -> Result<Arc<ModelRegistry>> {
     ctx.state()

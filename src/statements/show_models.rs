@@ -12,6 +12,25 @@ use datafusion::execution::SendableRecordBatchStream;
 use super::one_batch_stream;
 use crate::registry::ModelRegistry;
 
+static DOCUMENTATION: std::sync::LazyLock<datafusion::logical_expr::Documentation> =
+    std::sync::LazyLock::new(|| {
+        datafusion::logical_expr::Documentation::builder(
+            ecomsql_udfs::doc::DOC_SECTION_MODELS,
+            "Lists the models in the registry: name, model_type, latest version, number of \
+             versions, created_at, training rows, the type's key metric (davies_bouldin_index \
+             for kmeans, accuracy for classifiers) and problem (why a damaged file could not be \
+             read; the other models are still listed).",
+            "SHOW MODELS",
+        )
+        .with_sql_example("```sql\n> SHOW MODELS;\n```")
+        .build()
+    });
+
+/// The statement's documentation (`\h show models` in the shell).
+pub fn documentation() -> &'static datafusion::logical_expr::Documentation {
+    &DOCUMENTATION
+}
+
 /// A planned `SHOW MODELS`.
 #[derive(Debug)]
 pub struct ShowPlan {

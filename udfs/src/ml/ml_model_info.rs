@@ -171,7 +171,8 @@ pub fn info_rows(m: &Model) -> Vec<(&'static str, String, String)> {
                     format!("k={}", s.k),
                     format!(
                         "silhouette={} inertia={}",
-                        s.silhouette.map_or("undefined".to_string(), |v| v.to_string()),
+                        s.silhouette
+                            .map_or("undefined".to_string(), |v| v.to_string()),
                         s.inertia
                     ),
                 ));
