@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Side by side: the same feature workloads in ecomsql and in DuckDB, on the same generated
+# Side by side: the same workloads in ecomsql and in DuckDB (features) and scikit-learn
+# (k-means segments), on the same generated
 # Parquet files. Usage: benches/compare/run.sh [--users N] [--days D] [--runs R]
 # Builds the release binary, generates the data once into target/bench-data/, installs DuckDB
-# into a virtualenv under target/, checks both engines give the same answers, then prints (and
+# and scikit-learn into a virtualenv under target/, checks the engines give the same answers, then prints (and
 # writes to benches/compare/RESULTS.md) median times and ratios.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,9 +26,11 @@ BIN=$TARGET/release/ecomsql
 if [ ! -f "$DATA/_truth/params.txt" ]; then
   "$BIN" gen --out "$DATA" --users "$USERS" --days "$DAYS" --force
 fi
-if ! "$VENV/bin/python" -c "import duckdb" 2>/dev/null; then
+if ! "$VENV/bin/python" -c "import duckdb, sklearn, pyarrow" 2>/dev/null; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet duckdb
+  "$VENV/bin/pip" install --quiet duckdb scikit-learn pyarrow pandas
 fi
 "$VENV/bin/python" benches/compare/features.py --data "$DATA" --ecomsql "$BIN" --runs "$RUNS" \
+  --out benches/compare/RESULTS.md
+"$VENV/bin/python" benches/compare/segments.py --data "$DATA" --ecomsql "$BIN" --runs "$RUNS" \
   --out benches/compare/RESULTS.md
