@@ -49,11 +49,14 @@ struct FileStamp {
     modified: Option<SystemTime>,
 }
 
+/// A parsed model and the file state it was parsed from.
+type CachedModel = (FileStamp, Arc<Model>);
+
 /// See the module documentation.
 #[derive(Debug)]
 pub struct ModelRegistry {
     root: PathBuf,
-    cache: Mutex<HashMap<(String, u32), (FileStamp, Arc<Model>)>>,
+    cache: Mutex<HashMap<(String, u32), CachedModel>>,
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);

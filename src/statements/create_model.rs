@@ -171,7 +171,7 @@ impl CreatePlan {
             }
             let mut guard = CancelOnDrop(Arc::clone(&status), false);
             let mut reservation = MemoryConsumer::new(format!("CREATE MODEL {name}"))
-                .register(&task_ctx.memory_pool());
+                .register(task_ctx.memory_pool());
             let stream = execute_stream(input, task_ctx)?;
             let data = train::collect(&name, &options, stream, &mut reservation, &status).await?;
             let fit_status = Arc::clone(&status);

@@ -7,7 +7,7 @@
 //! | family | module | functions |
 //! |---|---|---|
 //! | features | [`features`] | `hash_split`, `days_between`, `rfm_segment`, `sessionize` (window), `funnel`, `funnel_steps`, `retention` (aggregates), `summarize` (table) |
-//! | segments | [`segment`] | `segment`, `segment_distance`, `ml_centroids` (table); kernels: k-means, Gaussian naive Bayes |
+//! | segments | [`segments`] | `segment`, `segment_distance`, `ml_centroids` (table); kernels: k-means, Gaussian naive Bayes |
 //! | models | [`ml`], [`model`] | `predict_label`, `predict_proba`, `predict_label_probs`; tables `ml_predict`, `ml_evaluate`, `ml_model_info`; the [`model::ModelStore`] trait, artifacts, training |
 //! | metrics | [`metrics`] | clustering quality kernels (silhouette, Davies–Bouldin) |
 //!
@@ -37,12 +37,12 @@ pub mod features;
 pub mod metrics;
 pub mod ml;
 pub mod model;
-pub mod segment;
+pub mod segments;
 
 /// Every scalar function ecomsql adds; model-backed ones read models from `store`.
 pub fn all_scalar_udfs(store: &Arc<dyn ModelStore>) -> Vec<Arc<ScalarUDF>> {
     let mut v = features::scalar_udfs();
-    v.extend(segment::scalar_udfs(store));
+    v.extend(segments::scalar_udfs(store));
     v.extend(ml::scalar_udfs(store));
     v
 }
@@ -63,7 +63,7 @@ pub fn all_table_functions(
     store: &Arc<dyn ModelStore>,
 ) -> Vec<(&'static str, Arc<dyn TableFunctionImpl>, Documentation)> {
     let mut v = features::table_functions();
-    v.extend(segment::table_functions(store));
+    v.extend(segments::table_functions(store));
     v.extend(ml::table_functions(store));
     v
 }

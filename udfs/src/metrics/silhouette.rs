@@ -7,7 +7,7 @@
 use rand::SeedableRng;
 use rand::seq::index::sample;
 
-use crate::segment::kmeans::KMeansDistance;
+use crate::segments::kmeans::KMeansDistance;
 
 /// The distance between rows `i` and `j` (Euclidean, or 1 − cosine).
 fn distance(columns: &[Vec<f64>], i: usize, j: usize, kind: KMeansDistance) -> f64 {

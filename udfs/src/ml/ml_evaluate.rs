@@ -28,7 +28,7 @@ use crate::ml::lazy_table::{LazyTable, TableComputation};
 use crate::ml::model_args::{feature_indices, string_literal};
 use crate::model::train::{classification_metrics, cluster_metrics};
 use crate::model::{Model, ModelBody, ModelRef, ModelStore, ModelType, StoreHandle};
-use crate::segment::assign::{assign_arrays, body_distance, kmeans_body};
+use crate::segments::assign::{assign_arrays, body_distance, kmeans_body};
 
 /// The `ml_evaluate` table function.
 #[derive(Debug)]
@@ -231,7 +231,7 @@ struct KMeansAcc {
 }
 
 impl KMeansAcc {
-    fn push(&mut self, a: crate::segment::assign::Assignment) {
+    fn push(&mut self, a: crate::segments::assign::Assignment) {
         if self.columns.is_empty() {
             self.columns = vec![Vec::new(); a.encoded.columns.len()];
         }

@@ -19,7 +19,7 @@ use crate::doc::DOC_SECTION_MODELS;
 use crate::ml::model_args::{feature_indices, plan_query_now, string_literal};
 use crate::ml::{predict_label, predict_label_probs, predict_proba};
 use crate::model::{ModelBody, ModelRef, ModelStore, StoreHandle};
-use crate::segment::{segment, segment_distance};
+use crate::segments::{segment, segment_distance};
 
 /// The `ml_predict` table function.
 #[derive(Debug)]

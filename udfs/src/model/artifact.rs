@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::features::FeatureSpec;
-use crate::segment::gaussian_nb::GaussianNb;
+use crate::segments::gaussian_nb::GaussianNb;
 
 /// The kinds of model ecomsql trains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

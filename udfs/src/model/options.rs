@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use datafusion::common::{Result, plan_err};
 
 use super::artifact::ModelType;
-use crate::segment::kmeans::{KMeansDistance, KMeansInit};
+use crate::segments::kmeans::{KMeansDistance, KMeansInit};
 
 /// A value as written in `OPTIONS`.
 #[derive(Debug, Clone, PartialEq)]

@@ -19,8 +19,8 @@ use super::features::{TrainingCollector, TrainingData};
 use super::options::{KMeansOptions, NaiveBayesOptions, NumClusters, ValidOptions, distance_name};
 use crate::metrics::davies_bouldin::davies_bouldin;
 use crate::metrics::silhouette::silhouette;
-use crate::segment::gaussian_nb::GaussianNb;
-use crate::segment::kmeans::{self, KMeansDistance, KMeansError, KMeansParams};
+use crate::segments::gaussian_nb::GaussianNb;
+use crate::segments::kmeans::{self, KMeansDistance, KMeansError, KMeansParams};
 
 /// Rows on which `silhouette` is computed (it is quadratic in the sample size).
 pub const SILHOUETTE_SAMPLE: usize = 10_000;

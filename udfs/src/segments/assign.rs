@@ -10,7 +10,7 @@ use crate::model::artifact::KMeansBody;
 use crate::model::features::{EncodedBatch, encode_batch};
 use crate::model::options::parse_distance;
 use crate::model::{Model, ModelBody};
-use crate::segment::kmeans::{self, KMeansDistance};
+use crate::segments::kmeans::{self, KMeansDistance};
 
 /// Cluster (0-based) and distance per row, and which rows have a result.
 #[derive(Debug)]

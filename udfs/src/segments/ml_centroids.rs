@@ -16,7 +16,7 @@ use crate::ml::lazy_table::{LazyTable, TableComputation};
 use crate::ml::model_args::string_literal;
 use crate::model::features::FeatureKind;
 use crate::model::{ModelRef, ModelStore, StoreHandle};
-use crate::segment::assign::kmeans_body;
+use crate::segments::assign::kmeans_body;
 
 /// The `ml_centroids` table function.
 #[derive(Debug)]

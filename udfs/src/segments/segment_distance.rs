@@ -12,7 +12,7 @@ use datafusion::logical_expr::{
 use crate::doc::DOC_SECTION_MODELS;
 use crate::ml::model_args::{coerce_model_and_features, feature_arrays, resolve_model_arg};
 use crate::model::{ModelStore, StoreHandle};
-use crate::segment::assign::assign_arrays;
+use crate::segments::assign::assign_arrays;
 
 /// The `segment_distance` SQL function.
 #[derive(Debug, PartialEq, Eq, Hash)]
