@@ -304,3 +304,36 @@ fn segments_recover_planted_personas_and_every_view_agrees() {
         assert!(err.contains("needs feature \"log_searches\""), "{err}");
     });
 }
+
+#[test]
+fn model_files_of_format_1_keep_loading() {
+    // tests/fixtures/models holds files written by the first release of the format. A newer
+    // ecomsql must keep reading them: never regenerate these files; add new ones beside them.
+    let state = temp_dir("models-format1");
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models");
+    for name in ["seg_format1", "nb_format1"] {
+        let dir = state.path().join("models").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(
+            fixtures.join(format!("{name}.model")),
+            dir.join("v000001.model"),
+        )
+        .unwrap();
+    }
+    rt().block_on(async {
+        let ctx = session_with_state(shop(), state.path()).await;
+        let b = query(
+            &ctx,
+            "SELECT segment('seg_format1', 1.1, 'a') AS a, segment('seg_format1', 8.2, 'b') AS b, \
+                    predict_label('nb_format1', 1.5) AS l, round(predict_proba('nb_format1', 5.0), 6) AS p",
+        )
+        .await;
+        assert_eq!(f64_at(&b[0], "a", 0), 2.0);
+        assert_eq!(f64_at(&b[0], "b", 0), 1.0);
+        assert_eq!(b[0].column_by_name("l").unwrap().as_string::<i32>().value(0), "lo");
+        assert_eq!(f64_at(&b[0], "p", 0), 0.5);
+        let shown = query(&ctx, "SHOW MODELS").await;
+        assert_eq!(shown[0].num_rows(), 2);
+        assert!(shown[0].column_by_name("problem").unwrap().is_null(0));
+    });
+}
