@@ -37,6 +37,7 @@ pub mod features;
 pub mod metrics;
 pub mod ml;
 pub mod model;
+pub mod propensity;
 pub mod segments;
 
 /// Every scalar function ecomsql adds; model-backed ones read models from `store`.

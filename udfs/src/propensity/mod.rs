@@ -1,0 +1,5 @@
+//! Propensity models: the kernels behind `model_type = 'logistic_reg'` and `'boosted_tree'`
+//! (purchase and churn propensity). Kernels work on column-major `f64` slices and know nothing
+//! of DataFusion; training and prediction go through [`crate::model`] and [`crate::ml`].
+
+pub mod logistic;
