@@ -90,8 +90,11 @@ fn export(dir: &str, columns: &[&[f64]]) {
         times.sort_by(f64::total_cmp);
         iterations.sort_unstable();
         entries.push(format!(
-            "\"{name}\": {{\"tolerance\": {tolerance}, \"seconds\": {}, \"inertia\": {inertia}, \"iterations\": {}, \"all_iterations\": {iterations:?}}}",
-            times[2], iterations[2]
+            concat!(
+                "\"{}\": {{\"tolerance\": {}, \"seconds\": {}, \"inertia\": {}, ",
+                "\"iterations\": {}, \"all_iterations\": {:?}}}"
+            ),
+            name, tolerance, times[2], inertia, iterations[2], iterations
         ));
     }
     let json = format!("{{{}}}\n", entries.join(", "));

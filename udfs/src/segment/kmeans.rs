@@ -36,9 +36,10 @@
 //!
 //! ## How to add to it
 //!
-//! A new seeding: a [`KMeansInit`] variant and a branch where `fit_data` seeds each run. A new distance:
-//! a [`KMeansDistance`] variant, mapped onto squared Euclidean distance between transformed rows
-//! (as cosine is), so the Lloyd loop stays one loop; [`assign`] then says how it is reported.
+//! A new seeding: a [`KMeansInit`] variant and a branch where `fit_data` seeds each run. A new
+//! distance: a [`KMeansDistance`] variant, mapped onto squared Euclidean distance between
+//! transformed rows (as cosine is), so the Lloyd loop stays one loop; [`assign`] then says how
+//! it is reported.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -56,7 +57,10 @@ use rand_pcg::Pcg64Mcg;
 /// other), so each copy has its own closures, compiled with its features. It must not be
 /// generic.
 macro_rules! multiversion {
-    ($(#[$attr:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+    (
+        $(#[$attr:meta])*
+        $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block
+    ) => {
         $(#[$attr])*
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
