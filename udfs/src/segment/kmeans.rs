@@ -85,6 +85,7 @@ macro_rules! multiversion {
         }
     };
 }
+pub(crate) use multiversion;
 
 /// Set by tests to run the baseline copies of [`multiversion`] functions, to check that both
 /// copies agree to the bit.
