@@ -6,6 +6,9 @@
 //! default tolerance (1e-4) and once with tolerance 0 (runs until no label changes, or 50
 //! iterations: more of the Lloyd loop, less of the seeding). `assign`: the fitted centroids,
 //! one thread.
+//! `sql_segment`: the SQL function `segment('blobs', c0, …, c7)` end to end (model looked up in
+//! a registry, features encoded with the stored scaling, assignment) over 4,000,000 rows (the
+//! blobs four times, one partition each) from memory, all cores.
 //! Run: `cargo bench --bench segment`.
 //!
 //! With `SEGMENT_EXPORT=<dir>` it first writes the rows (`blobs_1M_8d.f64`, row-major
@@ -137,5 +140,63 @@ fn bench_segment(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_segment);
+/// `segment()` through SQL: the path a query takes, not just the kernel.
+fn bench_sql_segment(c: &mut Criterion) {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::datasource::MemTable;
+
+    let columns = blobs();
+    let schema = Arc::new(Schema::new(
+        (0..DIMS)
+            .map(|j| Field::new(format!("c{j}"), DataType::Float64, false))
+            .collect::<Vec<_>>(),
+    ));
+    let mut batches = Vec::new();
+    for start in (0..ROWS).step_by(8192) {
+        let end = (start + 8192).min(ROWS);
+        let arrays: Vec<ArrayRef> = columns
+            .iter()
+            .map(|c| Arc::new(Float64Array::from(c[start..end].to_vec())) as ArrayRef)
+            .collect();
+        batches.push(RecordBatch::try_new(Arc::clone(&schema), arrays).expect("batch"));
+    }
+    let partitions = vec![batches; 4];
+    let state = tempfile::tempdir().expect("temp dir");
+    let config = ecomsql::Config {
+        state_dir: state.path().to_path_buf(),
+        ..ecomsql::Config::default()
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let ctx = ecomsql::build_session(&config).expect("session");
+    ctx.register_table(
+        "blobs",
+        Arc::new(MemTable::try_new(schema, partitions).expect("table")),
+    )
+    .expect("register");
+    let features = (0..DIMS).map(|j| format!("c{j}")).collect::<Vec<_>>().join(", ");
+    rt.block_on(ecomsql::statements::run_to_batches(
+        &ctx,
+        &format!(
+            "CREATE MODEL blobs OPTIONS (model_type = 'kmeans', num_clusters = 8, \
+             max_training_rows = 1000000) AS SELECT {features} FROM blobs"
+        ),
+    ))
+    .expect("train");
+    let sql = format!("SELECT count(segment('blobs', {features})) FROM blobs");
+    let mut group = c.benchmark_group("kmeans");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(4 * ROWS as u64));
+    group.bench_function("sql_segment_4M_rows_8d_k8_all_cores", |b| {
+        b.iter(|| {
+            rt.block_on(ecomsql::statements::run_to_batches(&ctx, &sql))
+                .expect("query")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_segment, bench_sql_segment);
 criterion_main!(benches);
