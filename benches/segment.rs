@@ -176,7 +176,10 @@ fn bench_sql_segment(c: &mut Criterion) {
         Arc::new(MemTable::try_new(schema, partitions).expect("table")),
     )
     .expect("register");
-    let features = (0..DIMS).map(|j| format!("c{j}")).collect::<Vec<_>>().join(", ");
+    let features = (0..DIMS)
+        .map(|j| format!("c{j}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     rt.block_on(ecomsql::statements::run_to_batches(
         &ctx,
         &format!(

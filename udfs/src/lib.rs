@@ -9,7 +9,7 @@
 //! | features | [`features`] | `hash_split`, `days_between`, `rfm_segment`, `sessionize` (window), `funnel`, `funnel_steps`, `retention` (aggregates), `summarize` (table) |
 //! | segments | [`segments`] | `segment`, `segment_distance`, `ml_centroids` (table); kernels: k-means, Gaussian naive Bayes |
 //! | models | [`ml`], [`model`] | `predict_label`, `predict_proba`, `predict_label_probs`; tables `ml_predict`, `ml_evaluate`, `ml_model_info`; the [`model::ModelStore`] trait, artifacts, training |
-//! | metrics | [`metrics`] | clustering quality kernels (silhouette, Davies–Bouldin) |
+//! | metrics | [`metrics`] | `roc_auc`, `pr_auc`, `log_loss`, `lift_at` (exact aggregates); clustering quality kernels (silhouette, Davies–Bouldin) |
 //!
 //! Model-backed functions take the session's [`model::ModelStore`] from [`register_all`] and
 //! look models up by name when a query runs.
@@ -50,7 +50,9 @@ pub fn all_scalar_udfs(store: &Arc<dyn ModelStore>) -> Vec<Arc<ScalarUDF>> {
 
 /// Every aggregate function ecomsql adds.
 pub fn all_aggregate_udfs() -> Vec<Arc<AggregateUDF>> {
-    features::aggregate_udfs()
+    let mut v = features::aggregate_udfs();
+    v.extend(metrics::aggregate_udfs());
+    v
 }
 
 /// Every window function ecomsql adds.
