@@ -34,6 +34,10 @@ pub fn class_names<'m>(function: &str, model: &'m Model) -> Result<(&'m [String]
                 .and_then(|p| b.classes.iter().position(|c| c == p));
             Ok((&b.classes, positive))
         }
+        ModelBody::LogisticReg(b) => {
+            let positive = b.classes.iter().position(|c| *c == b.positive_class);
+            Ok((&b.classes, positive))
+        }
         ModelBody::Kmeans(_) => exec_err!(
             "{function}: model {} is a kmeans model, not a classifier; use segment() for k-means models",
             model.label()
@@ -68,6 +72,15 @@ pub fn classify_arrays(
     let mut proba = vec![0.0; rows * classes];
     match &model.body {
         ModelBody::NaiveBayes(b) => b.nb.predict_proba(&encoded.slices(), &mut proba),
+        ModelBody::LogisticReg(b) => {
+            let pos = positive.unwrap_or(1);
+            let mut p = vec![0.0; rows];
+            b.model.predict_proba(&encoded.slices(), &mut p);
+            for (r, p) in p.into_iter().enumerate() {
+                proba[r * 2 + pos] = p;
+                proba[r * 2 + 1 - pos] = 1.0 - p;
+            }
+        }
         ModelBody::Kmeans(_) => unreachable!("class_names rejected k-means"),
     }
     Ok(Classified {

@@ -3,8 +3,10 @@
 //!
 //! - k-means: rows, inertia, mean_squared_distance, davies_bouldin_index, silhouette (on a
 //!   sample of 10 000 rows), cluster_sizes.
-//! - classifiers (the query must also return the label column): rows, accuracy, precision,
+//! - naive Bayes (the query must also return the label column): rows, accuracy, precision,
 //!   recall, f1_score (macro averages over classes), log_loss.
+//! - binary classifiers (logistic_reg): rows, roc_auc, pr_auc, log_loss, brier, and at the 0.5
+//!   threshold accuracy, precision, recall, f1_score and positive_rate.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock};
@@ -26,7 +28,8 @@ use crate::doc::DOC_SECTION_MODELS;
 use crate::ml::classify::{class_names, classify_arrays};
 use crate::ml::lazy_table::{LazyTable, TableComputation};
 use crate::ml::model_args::{feature_indices, string_literal};
-use crate::model::train::{classification_metrics, cluster_metrics};
+use crate::model::artifact::{LogisticBody as LogisticLabel, NaiveBayesBody as ModelBodyLabel};
+use crate::model::train::{binary_metrics, classification_metrics, cluster_metrics};
 use crate::model::{Model, ModelBody, ModelRef, ModelStore, ModelType, StoreHandle};
 use crate::segments::assign::{assign_arrays, body_distance, kmeans_body};
 
@@ -75,6 +78,19 @@ static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     .build()
 });
 
+/// The columns of a binary classifier's evaluation, in order.
+const BINARY_METRICS: [&str; 9] = [
+    "roc_auc",
+    "pr_auc",
+    "log_loss",
+    "brier",
+    "accuracy",
+    "precision",
+    "recall",
+    "f1_score",
+    "positive_rate",
+];
+
 fn schema(model_type: ModelType) -> SchemaRef {
     let f = |n: &str| Field::new(n, DataType::Float64, true);
     let mut fields = vec![Field::new("rows", DataType::Int64, false)];
@@ -91,6 +107,9 @@ fn schema(model_type: ModelType) -> SchemaRef {
                 DataType::List(Arc::new(Field::new("item", DataType::Int64, true))),
                 false,
             ));
+        }
+        ModelType::LogisticReg => {
+            fields.extend(BINARY_METRICS.iter().map(|m| f(m)));
         }
         ModelType::NaiveBayes => {
             fields.extend([
@@ -169,9 +188,10 @@ impl TableComputation for Evaluate {
                 }
                 acc.finish(&model)?
             }
-            ModelBody::NaiveBayes(b) => {
-                let label_idx = physical_label_index(f, &model, &b.label, &stream.schema())?;
-                let (names, _) = class_names(f, &model)?;
+            ModelBody::NaiveBayes(ModelBodyLabel { label, .. })
+            | ModelBody::LogisticReg(LogisticLabel { label, .. }) => {
+                let label_idx = physical_label_index(f, &model, label, &stream.schema())?;
+                let (names, positive) = class_names(f, &model)?;
                 let lookup: HashMap<&str, u32> = names
                     .iter()
                     .enumerate()
@@ -202,8 +222,16 @@ impl TableComputation for Evaluate {
                     }
                 }
                 let mut m = BTreeMap::new();
-                if !labels.is_empty() {
-                    classification_metrics(&proba, &labels, names.len(), &mut m);
+                match (positive, model.model_type) {
+                    (Some(pos), ModelType::LogisticReg) => {
+                        let y: Vec<bool> = labels.iter().map(|&l| l as usize == pos).collect();
+                        let p: Vec<f64> = (0..labels.len()).map(|r| proba[r * 2 + pos]).collect();
+                        binary_metrics(&y, &p, 0.5, &mut m);
+                    }
+                    _ if !labels.is_empty() => {
+                        classification_metrics(&proba, &labels, names.len(), &mut m);
+                    }
+                    _ => {}
                 }
                 m.insert("rows".into(), labels.len() as f64);
                 m
@@ -303,6 +331,11 @@ fn build_row(model_type: ModelType, m: &BTreeMap<String, f64>) -> Result<RecordB
             }
             sizes.append(true);
             columns.push(Arc::new(sizes.finish()));
+        }
+        ModelType::LogisticReg => {
+            for k in BINARY_METRICS {
+                columns.push(get(k));
+            }
         }
         ModelType::NaiveBayes => {
             for k in ["accuracy", "precision", "recall", "f1_score", "log_loss"] {

@@ -16,6 +16,7 @@ use datafusion::logical_expr::Documentation;
 use crate::doc::DOC_SECTION_MODELS;
 use crate::ml::lazy_table::{LazyTable, TableComputation};
 use crate::ml::model_args::string_literal;
+use crate::model::features::encoded_names;
 use crate::model::{Model, ModelBody, ModelRef, ModelStore, StoreHandle};
 
 /// The `ml_model_info` table function.
@@ -177,6 +178,36 @@ pub fn info_rows(m: &Model) -> Vec<(&'static str, String, String)> {
                     ),
                 ));
             }
+        }
+        ModelBody::LogisticReg(b) => {
+            rows.push(("class", "label_column".into(), b.label.clone()));
+            rows.push(("class", "positive_class".into(), b.positive_class.clone()));
+            for (c, w) in b.classes.iter().zip(&b.class_weights) {
+                rows.push(("class", c.clone(), format!("weight={w}")));
+            }
+            rows.push(("training", "data_split".into(), b.data_split.clone()));
+            rows.push(("training", "eval_rows".into(), b.eval_rows.to_string()));
+            rows.push((
+                "coefficient",
+                "(intercept)".into(),
+                b.model.intercept.to_string(),
+            ));
+            for (name, c) in encoded_names(&m.features)
+                .into_iter()
+                .zip(&b.model.coefficients)
+            {
+                rows.push(("coefficient", name, c.to_string()));
+            }
+            rows.push((
+                "logistic",
+                "iterations".into(),
+                b.model.iterations.to_string(),
+            ));
+            rows.push((
+                "logistic",
+                "converged".into(),
+                b.model.converged.to_string(),
+            ));
         }
         ModelBody::NaiveBayes(b) => {
             rows.push(("class", "label_column".into(), b.label.clone()));

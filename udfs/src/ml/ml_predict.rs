@@ -111,7 +111,7 @@ impl TableFunctionImpl for MlPredictFunc {
                     "centroid_distance",
                 ),
             ],
-            ModelBody::NaiveBayes(_) => vec![
+            ModelBody::NaiveBayes(_) | ModelBody::LogisticReg(_) => vec![
                 call(
                     ScalarUDF::new_from_impl(predict_label::PredictLabelFunc::new(Arc::clone(
                         &store,

@@ -20,17 +20,24 @@ pub enum ModelType {
     Kmeans,
     /// Gaussian naive Bayes classifier (known segment labels).
     NaiveBayes,
+    /// L2-regularised binary logistic regression (propensity).
+    LogisticReg,
 }
 
 impl ModelType {
     /// Every model type, as accepted by `OPTIONS (model_type = …)`.
-    pub const ALL: [ModelType; 2] = [ModelType::Kmeans, ModelType::NaiveBayes];
+    pub const ALL: [ModelType; 3] = [
+        ModelType::Kmeans,
+        ModelType::NaiveBayes,
+        ModelType::LogisticReg,
+    ];
 
     /// The SQL spelling.
     pub fn as_str(self) -> &'static str {
         match self {
             ModelType::Kmeans => "kmeans",
             ModelType::NaiveBayes => "naive_bayes",
+            ModelType::LogisticReg => "logistic_reg",
         }
     }
 
@@ -46,6 +53,7 @@ impl ModelType {
         match self {
             ModelType::Kmeans => "davies_bouldin_index",
             ModelType::NaiveBayes => "accuracy",
+            ModelType::LogisticReg => "roc_auc",
         }
     }
 }
@@ -121,6 +129,25 @@ pub struct NaiveBayesBody {
     pub nb: GaussianNb,
 }
 
+/// A fitted binary logistic regression.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogisticBody {
+    /// The label column's name in the training query.
+    pub label: String,
+    /// The two class labels (as text), sorted.
+    pub classes: Vec<String>,
+    /// The class whose probability the model predicts.
+    pub positive_class: String,
+    /// Weight given to each class in training (`classes` order).
+    pub class_weights: Vec<f64>,
+    /// How rows were held out for evaluation (`none`, `random 0.2`, `column c`).
+    pub data_split: String,
+    /// Rows held out (the stored metrics are computed on them; on the training rows when 0).
+    pub eval_rows: u64,
+    /// The fitted kernel (coefficients on the encoded, standardised features).
+    pub model: crate::propensity::logistic::LogisticModel,
+}
+
 /// The fitted part of a model, by type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -129,6 +156,8 @@ pub enum ModelBody {
     Kmeans(KMeansBody),
     /// Gaussian naive Bayes.
     NaiveBayes(NaiveBayesBody),
+    /// Logistic regression.
+    LogisticReg(LogisticBody),
 }
 
 /// A trained model version.

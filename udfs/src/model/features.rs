@@ -93,6 +93,20 @@ impl FeatureSpec {
     }
 }
 
+/// The name of each encoded column: the feature for numerics, `feature=value` for one-hot.
+pub fn encoded_names(specs: &[FeatureSpec]) -> Vec<String> {
+    let mut out = Vec::with_capacity(encoded_width(specs));
+    for s in specs {
+        match &s.kind {
+            FeatureKind::Numeric { .. } => out.push(s.name.clone()),
+            FeatureKind::Categorical { vocabulary } => {
+                out.extend(vocabulary.iter().map(|v| format!("{}={v}", s.name)));
+            }
+        }
+    }
+    out
+}
+
 /// Total encoded width of `specs`.
 pub fn encoded_width(specs: &[FeatureSpec]) -> usize {
     specs.iter().map(FeatureSpec::width).sum()
@@ -270,6 +284,10 @@ pub struct TrainingData {
     pub rows_without_label: u64,
     /// Order-independent fingerprint (hex) of the kept rows.
     pub fingerprint: String,
+    /// A hash of each kept row's values (deterministic held-out splits).
+    pub row_hashes: Vec<u64>,
+    /// Per kept row, whether the split column marked it as held out.
+    pub held_out: Option<Vec<bool>>,
 }
 
 impl TrainingData {
@@ -293,6 +311,8 @@ pub struct TrainingCollector {
     types: Vec<DataType>,
     feature_idx: Vec<usize>,
     label_idx: Option<usize>,
+    split_idx: Option<usize>,
+    split: Vec<bool>,
     raw: Vec<RawColumn>,
     labels: Option<RawColumn>,
     nulls: Vec<u64>,
@@ -304,15 +324,35 @@ pub struct TrainingCollector {
 }
 
 impl TrainingCollector {
-    /// Checks the query schema and prepares the store. Every column except `label` is a feature.
-    /// `model` names the model in errors.
+    /// Checks the query schema and prepares the store. Every column except `label` and
+    /// `split_column` (a boolean marking held-out rows) is a feature. `model` names the model in
+    /// errors.
     pub fn try_new(
         model: &str,
         schema: &Schema,
         label: Option<&str>,
+        split_column: Option<&str>,
         max_rows: usize,
         seed: u64,
     ) -> Result<Self> {
+        let mut split_idx = None;
+        if let Some(c) = split_column {
+            match schema.index_of(c) {
+                Ok(i) if schema.field(i).data_type() == &DataType::Boolean => split_idx = Some(i),
+                Ok(i) => {
+                    return plan_err!(
+                        "CREATE MODEL {model}: data_split_column {c:?} must be boolean (true marks held-out rows), got {}",
+                        schema.field(i).data_type()
+                    );
+                }
+                Err(_) => {
+                    return plan_err!(
+                        "CREATE MODEL {model}: data_split_column {c:?} is not in the training query (columns: {})",
+                        column_list(schema)
+                    );
+                }
+            }
+        }
         let mut label_idx = None;
         if let Some(label) = label {
             match schema.index_of(label) {
@@ -328,7 +368,7 @@ impl TrainingCollector {
         let mut feature_idx = Vec::new();
         let mut raw = Vec::new();
         for (i, f) in schema.fields().iter().enumerate() {
-            if Some(i) == label_idx {
+            if Some(i) == label_idx || Some(i) == split_idx {
                 continue;
             }
             let t = f.data_type();
@@ -370,6 +410,8 @@ impl TrainingCollector {
             nulls: vec![0; feature_idx.len()],
             feature_idx,
             label_idx,
+            split_idx,
+            split: Vec::new(),
             raw,
             labels,
             max_rows: max_rows.max(1),
@@ -434,6 +476,7 @@ impl TrainingCollector {
             Some(c) => Some(to_utf8(batch.column(c))?),
             None => None,
         };
+        let split = self.split_idx.map(|c| batch.column(c).as_boolean().clone());
         let mut appended = 0;
         for r in 0..n {
             if let Some(l) = &label
@@ -492,6 +535,14 @@ impl TrainingCollector {
                             Some(s) => codes[s] = code,
                         }
                     }
+                }
+            }
+            if let Some(s) = &split {
+                // A NULL in the split column trains on the row.
+                let held = s.is_valid(r) && s.value(r);
+                match slot {
+                    None => self.split.push(held),
+                    Some(i) => self.split[i] = held,
                 }
             }
             if let (
@@ -622,6 +673,8 @@ impl TrainingCollector {
             sampled: self.seen > rows as u64,
             rows_without_label: self.rows_without_label,
             fingerprint: format!("{total:016x}"),
+            row_hashes: fingerprint_rows.iter().map(|&h| finalize(h)).collect(),
+            held_out: self.split_idx.map(|_| self.split),
         })
     }
 }
@@ -700,7 +753,7 @@ mod tests {
             vec![Some(1.0), None, Some(3.0)],
             vec![Some("b"), Some("a"), None],
         );
-        let mut c = TrainingCollector::try_new("m", &b.schema(), None, 100, 0).unwrap();
+        let mut c = TrainingCollector::try_new("m", &b.schema(), None, None, 100, 0).unwrap();
         c.push(&b).unwrap();
         let d = c.finish(true).unwrap();
         assert_eq!(d.rows_used, 3);
@@ -733,7 +786,7 @@ mod tests {
     #[test]
     fn rejects_non_finite_training_values_naming_the_column() {
         let b = batch(vec![Some(f64::NAN)], vec![Some("a")]);
-        let mut c = TrainingCollector::try_new("m", &b.schema(), None, 100, 0).unwrap();
+        let mut c = TrainingCollector::try_new("m", &b.schema(), None, None, 100, 0).unwrap();
         let err = c.push(&b).unwrap_err().to_string();
         assert!(err.contains("\"x\" contains NaN"), "{err}");
     }
@@ -742,7 +795,7 @@ mod tests {
     fn samples_uniformly_and_fingerprints_order_independently() {
         let xs: Vec<Option<f64>> = (0..1000).map(|i| Some(i as f64)).collect();
         let b = batch(xs.clone(), vec![Some("a"); 1000]);
-        let mut c = TrainingCollector::try_new("m", &b.schema(), None, 100, 1).unwrap();
+        let mut c = TrainingCollector::try_new("m", &b.schema(), None, None, 100, 1).unwrap();
         c.push(&b).unwrap();
         let d = c.finish(false).unwrap();
         assert_eq!((d.rows_seen, d.rows_used, d.sampled), (1000, 100, true));
@@ -751,7 +804,7 @@ mod tests {
 
         let fp = |xs: Vec<Option<f64>>| {
             let b = batch(xs, vec![Some("a"); 3]);
-            let mut c = TrainingCollector::try_new("m", &b.schema(), None, 10, 0).unwrap();
+            let mut c = TrainingCollector::try_new("m", &b.schema(), None, None, 10, 0).unwrap();
             c.push(&b).unwrap();
             c.finish(false).unwrap().fingerprint
         };

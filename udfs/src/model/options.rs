@@ -80,6 +80,64 @@ pub struct NaiveBayesOptions {
     pub seed: u64,
 }
 
+/// How training rows are held out for evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataSplit {
+    /// Train and evaluate on every row.
+    None,
+    /// Hold out this share of rows, chosen by a hash of each row's values (so the split is the
+    /// same on every run, whatever the row order).
+    Random(f64),
+    /// Hold out the rows where this boolean column is true (it is not a feature).
+    Column(String),
+}
+
+impl std::fmt::Display for DataSplit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataSplit::None => f.write_str("none"),
+            DataSplit::Random(x) => write!(f, "random {x}"),
+            DataSplit::Column(c) => write!(f, "column {c}"),
+        }
+    }
+}
+
+/// Class weights of a classifier.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClassWeights {
+    /// Every row weighs 1.
+    None,
+    /// Each class gets the same total weight (`n / (classes × n_class)`, as scikit-learn).
+    Balanced,
+    /// Explicit weight per class label, e.g. `'true:5, false:1'`.
+    Explicit(Vec<(String, f64)>),
+}
+
+/// Validated logistic regression options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogisticOptions {
+    /// The label column.
+    pub label: String,
+    /// The positive class (default: the later of the two sorted labels: true, 1, …).
+    pub positive_class: Option<String>,
+    /// L2 penalty (default 1.0, scikit-learn's C = 1).
+    pub l2: f64,
+    /// L-BFGS iterations (default 100).
+    pub max_iterations: usize,
+    /// Gradient tolerance (default 1e-4).
+    pub tolerance: f64,
+    /// Class weights (default none).
+    pub class_weights: ClassWeights,
+    /// Standardise numeric features (default true).
+    pub standardize: bool,
+    /// Held-out rows (default random 0.2).
+    pub data_split: DataSplit,
+    /// Past this many rows a uniform sample is used (default 10M).
+    pub max_training_rows: usize,
+    /// Seed of the sample (default 0).
+    pub seed: u64,
+}
+
 /// Options of a model type, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ValidOptions {
@@ -87,6 +145,8 @@ pub enum ValidOptions {
     Kmeans(KMeansOptions),
     /// Gaussian naive Bayes.
     NaiveBayes(NaiveBayesOptions),
+    /// Logistic regression.
+    LogisticReg(LogisticOptions),
 }
 
 const KMEANS_KEYS: &[&str] = &[
@@ -102,6 +162,21 @@ const KMEANS_KEYS: &[&str] = &[
     "seed",
     "distance",
     "max_training_rows",
+];
+const LOGISTIC_KEYS: &[&str] = &[
+    "model_type",
+    "label",
+    "positive_class",
+    "l2",
+    "max_iterations",
+    "tolerance",
+    "class_weights",
+    "standardize",
+    "data_split",
+    "data_split_fraction",
+    "data_split_column",
+    "max_training_rows",
+    "seed",
 ];
 const NAIVE_BAYES_KEYS: &[&str] = &[
     "model_type",
@@ -120,6 +195,7 @@ impl ValidOptions {
         match self {
             ValidOptions::Kmeans(_) => ModelType::Kmeans,
             ValidOptions::NaiveBayes(_) => ModelType::NaiveBayes,
+            ValidOptions::LogisticReg(_) => ModelType::LogisticReg,
         }
     }
 
@@ -128,6 +204,27 @@ impl ValidOptions {
         match self {
             ValidOptions::Kmeans(_) => None,
             ValidOptions::NaiveBayes(o) => Some(&o.label),
+            ValidOptions::LogisticReg(o) => Some(&o.label),
+        }
+    }
+
+    /// The boolean column marking held-out rows, when the split is by column.
+    pub fn split_column(&self) -> Option<&str> {
+        match self {
+            ValidOptions::LogisticReg(LogisticOptions {
+                data_split: DataSplit::Column(c),
+                ..
+            }) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Whether numeric features are standardised.
+    pub fn standardize(&self) -> bool {
+        match self {
+            ValidOptions::Kmeans(o) => o.standardize,
+            ValidOptions::NaiveBayes(_) => false,
+            ValidOptions::LogisticReg(o) => o.standardize,
         }
     }
 
@@ -136,6 +233,7 @@ impl ValidOptions {
         match self {
             ValidOptions::Kmeans(o) => (o.max_training_rows, o.seed),
             ValidOptions::NaiveBayes(o) => (o.max_training_rows, o.seed),
+            ValidOptions::LogisticReg(o) => (o.max_training_rows, o.seed),
         }
     }
 
@@ -171,6 +269,31 @@ impl ValidOptions {
                 put("seed", o.seed.to_string());
                 put("distance", distance_name(o.distance).into());
                 put("max_training_rows", o.max_training_rows.to_string());
+            }
+            ValidOptions::LogisticReg(o) => {
+                put("label", o.label.clone());
+                if let Some(p) = &o.positive_class {
+                    put("positive_class", p.clone());
+                }
+                put("l2", o.l2.to_string());
+                put("max_iterations", o.max_iterations.to_string());
+                put("tolerance", o.tolerance.to_string());
+                put(
+                    "class_weights",
+                    match &o.class_weights {
+                        ClassWeights::None => "none".into(),
+                        ClassWeights::Balanced => "balanced".into(),
+                        ClassWeights::Explicit(v) => v
+                            .iter()
+                            .map(|(c, w)| format!("{c}:{w}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    },
+                );
+                put("standardize", o.standardize.to_string());
+                put("data_split", o.data_split.to_string());
+                put("max_training_rows", o.max_training_rows.to_string());
+                put("seed", o.seed.to_string());
             }
             ValidOptions::NaiveBayes(o) => {
                 put("label", o.label.clone());
@@ -296,6 +419,7 @@ pub fn validate(model: &str, options: &[(String, OptionValue)]) -> Result<ValidO
     let allowed = match model_type {
         ModelType::Kmeans => KMEANS_KEYS,
         ModelType::NaiveBayes => NAIVE_BAYES_KEYS,
+        ModelType::LogisticReg => LOGISTIC_KEYS,
     };
     if let Some(unknown) = r.values.keys().find(|k| !allowed.contains(&k.as_str())) {
         return plan_err!(
@@ -378,6 +502,76 @@ pub fn validate(model: &str, options: &[(String, OptionValue)]) -> Result<ValidO
                 seed: r.int("seed", 0, 0, u64::MAX)?,
                 distance,
                 max_training_rows: max_rows(&mut r)?,
+            })
+        }
+        ModelType::LogisticReg => {
+            let Some(label) = r.string("label")? else {
+                return plan_err!(
+                    "CREATE MODEL {model}: logistic_reg needs label = '<column>' naming the binary label column of the training query"
+                );
+            };
+            let class_weights = match r.string("class_weights")? {
+                None => ClassWeights::None,
+                Some(s) if s.eq_ignore_ascii_case("balanced") => ClassWeights::Balanced,
+                Some(s) if s.eq_ignore_ascii_case("none") => ClassWeights::None,
+                Some(s) => {
+                    let mut v = Vec::new();
+                    for part in s.split(',') {
+                        let parsed = part
+                            .rsplit_once(':')
+                            .and_then(|(c, w)| {
+                                Some((c.trim().to_string(), w.trim().parse::<f64>().ok()?))
+                            })
+                            .filter(|(c, w)| !c.is_empty() && w.is_finite() && *w > 0.0);
+                        match parsed {
+                            Some(p) => v.push(p),
+                            None => {
+                                return plan_err!(
+                                    "CREATE MODEL {model}: option class_weights must be 'balanced' or 'class:weight, class:weight' with positive weights, got '{s}'"
+                                );
+                            }
+                        }
+                    }
+                    ClassWeights::Explicit(v)
+                }
+            };
+            let fraction = r.float("data_split_fraction", 0.2, 0.0, 0.9)?;
+            let column = r.string("data_split_column")?;
+            let data_split = match r.string("data_split")?.map(|s| s.to_ascii_lowercase()) {
+                None if column.is_some() => DataSplit::Column(column.clone().unwrap_or_default()),
+                None => DataSplit::Random(fraction),
+                Some(s) if s == "random" => DataSplit::Random(fraction),
+                Some(s) if s == "none" || s == "no_split" => DataSplit::None,
+                Some(s) if s == "column" => match column.clone() {
+                    Some(c) => DataSplit::Column(c),
+                    None => {
+                        return plan_err!(
+                            "CREATE MODEL {model}: data_split = 'column' needs data_split_column = '<boolean column>' (true marks held-out rows)"
+                        );
+                    }
+                },
+                Some(s) => {
+                    return plan_err!(
+                        "CREATE MODEL {model}: option data_split must be 'random', 'column' or 'none', got '{s}'"
+                    );
+                }
+            };
+            if matches!(data_split, DataSplit::Random(f) if f == 0.0) {
+                return plan_err!(
+                    "CREATE MODEL {model}: data_split_fraction must be above 0 for data_split = 'random' (use data_split = 'none' to train on every row)"
+                );
+            }
+            ValidOptions::LogisticReg(LogisticOptions {
+                label,
+                positive_class: r.string("positive_class")?,
+                l2: r.float("l2", 1.0, 0.0, 1e12)?,
+                max_iterations: r.int("max_iterations", 100, 1, 100_000)? as usize,
+                tolerance: r.float("tolerance", 1e-4, 0.0, 1.0)?,
+                class_weights,
+                standardize: r.bool("standardize", true)?,
+                data_split,
+                max_training_rows: max_rows(&mut r)?,
+                seed: r.int("seed", 0, 0, u64::MAX)?,
             })
         }
         ModelType::NaiveBayes => {

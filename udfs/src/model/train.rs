@@ -14,11 +14,17 @@ use futures::StreamExt;
 use rand::SeedableRng;
 use rand::seq::index::sample;
 
-use super::artifact::{AutoKStep, KMeansBody, Model, ModelBody, NaiveBayesBody, TrainingInfo};
+use super::artifact::{
+    AutoKStep, KMeansBody, LogisticBody, Model, ModelBody, NaiveBayesBody, TrainingInfo,
+};
 use super::features::{TrainingCollector, TrainingData};
-use super::options::{KMeansOptions, NaiveBayesOptions, NumClusters, ValidOptions, distance_name};
+use super::options::{
+    ClassWeights, DataSplit, KMeansOptions, LogisticOptions, NaiveBayesOptions, NumClusters,
+    ValidOptions, distance_name,
+};
 use crate::metrics::davies_bouldin::davies_bouldin;
 use crate::metrics::silhouette::silhouette;
+use crate::propensity::logistic::{self, LogisticParams};
 use crate::segments::gaussian_nb::GaussianNb;
 use crate::segments::kmeans::{self, KMeansDistance, KMeansError, KMeansParams};
 
@@ -50,12 +56,15 @@ pub async fn collect(
 ) -> Result<TrainingData> {
     let (max_rows, seed) = options.sampling();
     let schema = input.schema();
-    let standardize = match options {
-        ValidOptions::Kmeans(o) => o.standardize,
-        ValidOptions::NaiveBayes(_) => false,
-    };
-    let mut collector =
-        TrainingCollector::try_new(model, &schema, options.label(), max_rows, seed)?;
+    let standardize = options.standardize();
+    let mut collector = TrainingCollector::try_new(
+        model,
+        &schema,
+        options.label(),
+        options.split_column(),
+        max_rows,
+        seed,
+    )?;
     while let Some(batch) = input.next().await {
         let batch = batch?;
         let appended = collector.push(&batch)?;
@@ -97,10 +106,13 @@ pub fn fit(
     let body = match options {
         ValidOptions::Kmeans(o) => fit_kmeans(name, o, &data, threads, status, &mut metrics)?,
         ValidOptions::NaiveBayes(o) => fit_naive_bayes(name, o, &data, &mut metrics)?,
+        ValidOptions::LogisticReg(o) => {
+            fit_logistic(name, o, &data, threads, status, &mut metrics)?
+        }
     };
     // JSON has no NaN or infinity: an undefined metric is left out rather than stored.
     metrics.retain(|_, v| v.is_finite());
-    let standardize = matches!(options, ValidOptions::Kmeans(o) if o.standardize);
+    let standardize = options.standardize();
     Ok(Model {
         name: name.to_string(),
         version: 0,
@@ -382,6 +394,239 @@ pub fn classification_metrics(
     metrics.insert("recall".into(), recall / c);
     metrics.insert("f1_score".into(), f1 / c);
     metrics.insert("rows".into(), rows as f64);
+}
+
+/// The binary labels of `data` (true = positive class) and the class names, or an error
+/// naming the label column when it does not have exactly two values.
+fn binary_labels(
+    name: &str,
+    label: &str,
+    positive: Option<&str>,
+    data: &TrainingData,
+) -> Result<(Vec<bool>, Vec<String>, usize)> {
+    let Some((codes, classes)) = &data.labels else {
+        return exec_err!("CREATE MODEL {name}: no label column was collected");
+    };
+    if classes.len() != 2 {
+        let shown: Vec<&str> = classes.iter().take(5).map(String::as_str).collect();
+        return plan_err!(
+            "CREATE MODEL {name}: the label column {label:?} must have exactly 2 distinct values (boolean, 0/1 or two strings), got {}: {}{}",
+            classes.len(),
+            shown.join(", "),
+            if classes.len() > 5 { ", …" } else { "" }
+        );
+    }
+    let pos = match positive {
+        None => 1,
+        Some(p) => match classes.iter().position(|c| c == p) {
+            Some(i) => i,
+            None => {
+                return plan_err!(
+                    "CREATE MODEL {name}: positive_class '{p}' is not a value of {label:?} (values: {})",
+                    classes.join(", ")
+                );
+            }
+        },
+    };
+    Ok((
+        codes.iter().map(|&c| c as usize == pos).collect(),
+        classes.clone(),
+        pos,
+    ))
+}
+
+/// Which kept rows are held out for evaluation.
+fn held_out_rows(split: &DataSplit, data: &TrainingData) -> Vec<bool> {
+    match split {
+        DataSplit::None => vec![false; data.rows()],
+        DataSplit::Column(_) => data
+            .held_out
+            .clone()
+            .unwrap_or_else(|| vec![false; data.rows()]),
+        DataSplit::Random(fraction) => data
+            .row_hashes
+            .iter()
+            .map(|&h| ((h >> 11) as f64 / (1u64 << 53) as f64) < *fraction)
+            .collect(),
+    }
+}
+
+/// Rows `keep` of every column.
+fn select_rows(columns: &[&[f64]], keep: &[bool]) -> Vec<Vec<f64>> {
+    columns
+        .iter()
+        .map(|c| {
+            c.iter()
+                .zip(keep)
+                .filter(|(_, k)| **k)
+                .map(|(v, _)| *v)
+                .collect()
+        })
+        .collect()
+}
+
+fn fit_logistic(
+    name: &str,
+    o: &LogisticOptions,
+    data: &TrainingData,
+    threads: usize,
+    status: &TrainStatus,
+    metrics: &mut std::collections::BTreeMap<String, f64>,
+) -> Result<ModelBody> {
+    let (y, classes, pos) = binary_labels(name, &o.label, o.positive_class.as_deref(), data)?;
+    let held = held_out_rows(&o.data_split, data);
+    let train_mask: Vec<bool> = held.iter().map(|h| !h).collect();
+    let columns = data.slices();
+    let train_cols = select_rows(&columns, &train_mask);
+    let train_cols: Vec<&[f64]> = train_cols.iter().map(Vec::as_slice).collect();
+    let train_y: Vec<bool> = y
+        .iter()
+        .zip(&train_mask)
+        .filter(|(_, k)| **k)
+        .map(|(v, _)| *v)
+        .collect();
+    if train_y.is_empty() {
+        return plan_err!(
+            "CREATE MODEL {name}: every row is held out for evaluation; nothing is left to train on"
+        );
+    }
+    let class_weights: Vec<f64> = match &o.class_weights {
+        ClassWeights::None => vec![1.0, 1.0],
+        ClassWeights::Balanced => {
+            let n = train_y.len() as f64;
+            let p = train_y.iter().filter(|&&v| v).count() as f64;
+            let by_pos = [n / (2.0 * (n - p).max(1.0)), n / (2.0 * p.max(1.0))];
+            (0..2).map(|c| by_pos[usize::from(c == pos)]).collect()
+        }
+        ClassWeights::Explicit(v) => {
+            let mut w = vec![1.0, 1.0];
+            for (c, weight) in v {
+                match classes.iter().position(|x| x == c) {
+                    Some(i) => w[i] = *weight,
+                    None => {
+                        return plan_err!(
+                            "CREATE MODEL {name}: class_weights names '{c}', which is not a value of {:?} (values: {})",
+                            o.label,
+                            classes.join(", ")
+                        );
+                    }
+                }
+            }
+            w
+        }
+    };
+    let weights: Option<Vec<f64>> = (class_weights != [1.0, 1.0]).then(|| {
+        train_y
+            .iter()
+            .map(|&v| class_weights[if v { pos } else { 1 - pos }])
+            .collect()
+    });
+    let params = LogisticParams {
+        l2: o.l2,
+        max_iterations: o.max_iterations,
+        tolerance: o.tolerance,
+        threads,
+    };
+    let mut observer = |_it: usize, _loss: f64| {
+        status.iterations.fetch_add(1, Ordering::Relaxed);
+        if status.cancel.load(Ordering::Relaxed) {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    };
+    let model = logistic::fit(
+        &train_cols,
+        &train_y,
+        weights.as_deref(),
+        &params,
+        &mut observer,
+    )
+    .map_err(|e| {
+        if e == "cancelled" {
+            DataFusionError::Execution(format!("CREATE MODEL {name}: cancelled"))
+        } else {
+            DataFusionError::Plan(format!("CREATE MODEL {name}: {e}"))
+        }
+    })?;
+    // Evaluate on the held-out rows (or on the training rows when nothing is held out).
+    let eval_rows = held.iter().filter(|&&h| h).count();
+    let eval_mask = if eval_rows > 0 {
+        held.clone()
+    } else {
+        train_mask
+    };
+    let eval_cols = select_rows(&columns, &eval_mask);
+    let eval_cols: Vec<&[f64]> = eval_cols.iter().map(Vec::as_slice).collect();
+    let eval_y: Vec<bool> = y
+        .iter()
+        .zip(&eval_mask)
+        .filter(|(_, k)| **k)
+        .map(|(v, _)| *v)
+        .collect();
+    let mut p = vec![0.0; eval_y.len()];
+    model.predict_proba(&eval_cols, &mut p);
+    binary_metrics(&eval_y, &p, 0.5, metrics);
+    metrics.insert("iterations".into(), model.iterations as f64);
+    Ok(ModelBody::LogisticReg(LogisticBody {
+        label: o.label.clone(),
+        positive_class: classes[pos].clone(),
+        classes,
+        class_weights,
+        data_split: o.data_split.to_string(),
+        eval_rows: eval_rows as u64,
+        model,
+    }))
+}
+
+/// Binary classification metrics at `threshold`, shared by training and `ml_evaluate`:
+/// roc_auc, pr_auc, log_loss, brier, accuracy, precision, recall, f1_score, positive_rate
+/// (share predicted positive), rows.
+pub fn binary_metrics(
+    y: &[bool],
+    p: &[f64],
+    threshold: f64,
+    metrics: &mut std::collections::BTreeMap<String, f64>,
+) {
+    use crate::metrics::binary;
+    let mut put = |k: &str, v: Option<f64>| {
+        if let Some(v) = v {
+            metrics.insert(k.to_string(), v);
+        }
+    };
+    put("roc_auc", binary::roc_auc(y, p));
+    put("pr_auc", binary::pr_auc(y, p));
+    put("log_loss", binary::log_loss(y, p));
+    put("brier", binary::brier(y, p));
+    let (mut tp, mut fp, mut fneg, mut tn) = (0.0, 0.0, 0.0, 0.0);
+    for (&t, &q) in y.iter().zip(p) {
+        match (q >= threshold, t) {
+            (true, true) => tp += 1.0,
+            (true, false) => fp += 1.0,
+            (false, true) => fneg += 1.0,
+            (false, false) => tn += 1.0,
+        }
+    }
+    let n: f64 = tp + fp + fneg + tn;
+    if n > 0.0 {
+        put("accuracy", Some((tp + tn) / n));
+        put("positive_rate", Some((tp + fp) / n));
+    }
+    let precision = (tp + fp > 0.0).then(|| tp / (tp + fp));
+    let recall = (tp + fneg > 0.0).then(|| tp / (tp + fneg));
+    put("precision", precision);
+    put("recall", recall);
+    if let (Some(pr), Some(rc)) = (precision, recall) {
+        put(
+            "f1_score",
+            Some(if pr + rc > 0.0 {
+                2.0 * pr * rc / (pr + rc)
+            } else {
+                0.0
+            }),
+        );
+    }
+    put("rows", Some(n));
 }
 
 /// Index of the largest value (first on ties).
