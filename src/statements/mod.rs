@@ -45,7 +45,7 @@ pub enum StatementKind {
 
 enum Work {
     Query(Arc<dyn ExecutionPlan>),
-    Create(create_model::CreatePlan),
+    Create(Box<create_model::CreatePlan>),
     Drop(drop_model::DropPlan),
     Show(show_models::ShowPlan),
 }
@@ -144,7 +144,7 @@ pub async fn plan(ctx: &SessionContext, sql: &str) -> Result<Planned> {
             let c = create_model::CreatePlan::plan(ctx, registry(ctx)?, stmt).await?;
             Ok(Planned {
                 schema: create_model::CreatePlan::schema(),
-                work: Work::Create(c),
+                work: Work::Create(Box::new(c)),
             })
         }
         Statement::DropModel { model, if_exists } => Ok(Planned {
