@@ -11,3 +11,10 @@ pub const DOC_SECTION_FEATURES: DocSection = DocSection {
         "Feature extraction over shop logs: sessions, funnels, retention, RFM, splits",
     ),
 };
+
+/// Sentiment of review text: scores, labels and explanations.
+pub const DOC_SECTION_SENTIMENT: DocSection = DocSection {
+    include: true,
+    label: "ecomsql sentiment",
+    description: Some("Sentiment of review text in English and Chinese: score, label, explanation"),
+};

@@ -7,6 +7,7 @@
 //! | family | module | functions |
 //! |---|---|---|
 //! | features | [`features`] | `hash_split`, `days_between`, `rfm_segment`, `sessionize` (window), `funnel`, `funnel_steps`, `retention` (aggregates), `summarize` (table) |
+//! | sentiment | [`sentiment`] | `sentiment`, `sentiment_label`, `sentiment_explain` |
 //!
 //! ## How to add a function
 //! 1. Create `src/<family>/<sql_name>.rs` holding one struct (`HashSplitFunc` for `hash_split`)
@@ -28,10 +29,14 @@ pub mod doc;
 pub mod features;
 pub mod metrics;
 pub mod segment;
+pub mod sentiment;
 
 /// Every scalar function ecomsql adds.
 pub fn all_scalar_udfs() -> Vec<Arc<ScalarUDF>> {
     features::scalar_udfs()
+        .into_iter()
+        .chain(sentiment::scalar_udfs())
+        .collect()
 }
 
 /// Every aggregate function ecomsql adds.
