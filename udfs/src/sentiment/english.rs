@@ -5,7 +5,8 @@
 //! between letters ("don't", "well-made", "so-so") and `/` between digits ("10/10"). Curly
 //! apostrophes are read as straight ones. A word that is not listed but has a letter repeated
 //! three or more times is looked up again with the run shortened to two letters and then to one
-//! ("goood" → "good", "sooo" → "so"); when that finds it, the word carries emphasis. An unlisted
+//! ("goood" → "good", "sooo" → "so"); when that finds it, the word carries emphasis. A letter
+//! followed by `+` signs is one word ("A+", "A+++"). An unlisted
 //! word ending in "n't" is a negator.
 //!
 //! Phrases are matched after the whole text is tokenized, on consecutive words only (punctuation
@@ -51,6 +52,12 @@ pub fn word_at(text: &str, i: usize, lex: &Lexicon, s: &mut Scratch, shape: &mut
         }
         end = i + off + c.len_utf8();
         prev = Some(c);
+    }
+    // School grades: "A+", "A+++".
+    if end == i + 1 && bytes[i].is_ascii_alphabetic() {
+        while end < bytes.len() && bytes[end] == b'+' {
+            end += 1;
+        }
     }
     let word = &text[i..end];
 
@@ -215,8 +222,9 @@ mod tests {
 
     #[test]
     fn contractions_hyphens_and_scores_are_words() {
-        let t = toks("Don’t well-made 10/10 so-so");
-        assert_eq!(t.len(), 4, "{t:?}");
+        let t = toks("Don’t well-made 10/10 so-so A+++");
+        assert_eq!(t.len(), 5, "{t:?}");
+        assert!(matches!(t[4].1, TokKind::Entry(Entry::Term(v)) if v > 2.0));
         assert!(matches!(t[0].1, TokKind::Entry(Entry::Negator(_))));
         assert!(matches!(t[1].1, TokKind::Entry(Entry::Term(v)) if v > 0.0));
         assert!(matches!(t[2].1, TokKind::Entry(Entry::Term(v)) if v > 2.0));
