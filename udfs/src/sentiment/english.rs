@@ -18,7 +18,7 @@ use super::tokens::{Scratch, Shape, Tok, TokKind};
 /// Emphasis of an elongated word ("sooo", "goood").
 const ELONGATION_EMPHASIS: f32 = 1.25;
 /// Negation factor of an unlisted word ending in "n't".
-const NT_NEGATION: f32 = -0.7;
+const NT_NEGATION: f64 = -0.7;
 
 #[inline]
 fn is_word_char(c: char) -> bool {

@@ -16,33 +16,33 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 
-/// What a lexicon entry does to the score. Values are `f32` to keep tokens small.
+/// What a lexicon entry does to the score. Values are `f64` to keep tokens small.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Entry {
     /// A sentiment term with its valence (about −3.5 … +3.5).
-    Term(f32),
+    Term(f64),
     /// A term (first value) that acts as a degree modifier (second value) when it directly
     /// precedes another sentiment term: `pretty` / `pretty good`, 好 / 好贵.
-    TermOrModifier(f32, f32),
+    TermOrModifier(f64, f64),
     /// A negator: multiplies the sentiment terms in its scope (a negative factor).
-    Negator(f32),
+    Negator(f64),
     /// A degree modifier before a term: `very` (1.3), `slightly` (0.6).
-    Modifier(f32),
+    Modifier(f64),
     /// A degree modifier after a term: `at all`, 极了.
-    PostModifier(f32),
+    PostModifier(f64),
     /// A contrast: what came before is multiplied by `before`, what follows by `after`.
     Contrast {
         /// Factor for everything before the contrast.
-        before: f32,
+        before: f64,
         /// Factor for everything after it (until the next contrast).
-        after: f32,
+        after: f64,
     },
     /// A concessive (`although`, 虽然): the clause it opens is multiplied by the factor.
-    Concessive(f32),
+    Concessive(f64),
     /// A quantity where more is better (+1, `quality`) or worse (−1, `price`).
-    Aspect(f32),
+    Aspect(f64),
     /// `high` / `low`: valence when the clause's aspect is one where more is better.
-    Scalar(f32),
+    Scalar(f64),
     /// No sentiment; present so that segmentation and phrase matching do not misread it.
     Word,
 }
@@ -142,8 +142,8 @@ pub static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
         .unwrap_or_else(|e| panic!("embedded sentiment lexicon is invalid: {e}"))
 });
 
-fn parse_entry(kind: &str, v1: Option<f32>, v2: Option<f32>) -> Result<Entry, String> {
-    let need = |v: Option<f32>| v.ok_or_else(|| format!("kind `{kind}` needs a value"));
+fn parse_entry(kind: &str, v1: Option<f64>, v2: Option<f64>) -> Result<Entry, String> {
+    let need = |v: Option<f64>| v.ok_or_else(|| format!("kind `{kind}` needs a value"));
     Ok(match kind {
         "v" => Entry::Term(need(v1)?),
         "vmod" => Entry::TermOrModifier(need(v1)?, need(v2)?),
@@ -185,11 +185,11 @@ impl Lexicon {
                 let mut cols = line.split('\t');
                 let term = cols.next().unwrap_or("").trim().to_lowercase();
                 let kind = cols.next().unwrap_or("").trim();
-                let num = |s: Option<&str>| -> Result<Option<f32>, String> {
+                let num = |s: Option<&str>| -> Result<Option<f64>, String> {
                     match s.map(str::trim).filter(|s| !s.is_empty()) {
                         None => Ok(None),
                         Some(s) => s
-                            .parse::<f32>()
+                            .parse::<f64>()
                             .map(Some)
                             .map_err(|_| format!("{}: bad number `{s}`", at())),
                     }

@@ -215,14 +215,14 @@ fn apply_rules(toks: &[Tok], caps: bool, items: &mut Vec<Item>) -> f64 {
         };
         let base = match entry {
             Entry::Contrast { before, after: a } => {
-                scale += f64::from(before).ln();
-                after = f64::from(a);
+                scale += before.ln();
+                after = a;
                 concession = 1.0;
                 last_item_tok = None;
                 continue;
             }
             Entry::Concessive(f) => {
-                concession = f64::from(f);
+                concession = f;
                 last_item_tok = None;
                 continue;
             }
@@ -230,7 +230,7 @@ fn apply_rules(toks: &[Tok], caps: bool, items: &mut Vec<Item>) -> f64 {
                 if let (Some(j), Some(last)) = (last_item_tok, items.last_mut())
                     && i - j <= 2
                 {
-                    last.value *= f64::from(m);
+                    last.value *= m;
                     last.end = tok.end;
                 }
                 continue;
@@ -242,11 +242,11 @@ fn apply_rules(toks: &[Tok], caps: bool, items: &mut Vec<Item>) -> f64 {
                 if next_is_term {
                     continue;
                 }
-                f64::from(v)
+                v
             }
-            Entry::Term(v) => f64::from(v),
+            Entry::Term(v) => v,
             Entry::Scalar(v) => match clause_aspect(toks, i) {
-                Some(sign) => f64::from(v) * sign,
+                Some(sign) => v * sign,
                 None => continue,
             },
             Entry::Negator(_) | Entry::Modifier(_) | Entry::Aspect(_) | Entry::Word => continue,
@@ -261,15 +261,15 @@ fn apply_rules(toks: &[Tok], caps: bool, items: &mut Vec<Item>) -> f64 {
             }
             match t.kind {
                 TokKind::Entry(Entry::Negator(n)) => {
-                    mult *= f64::from(n);
+                    mult *= n;
                     start = t.start;
                 }
                 TokKind::Entry(Entry::Modifier(m)) if d <= MODIFIER_REACH => {
-                    mult *= 1.0 + (f64::from(m) - 1.0) * emphasis(t, caps);
+                    mult *= 1.0 + (m - 1.0) * emphasis(t, caps);
                     start = t.start;
                 }
                 TokKind::Entry(Entry::TermOrModifier(_, m)) if d == 1 => {
-                    mult *= f64::from(m);
+                    mult *= m;
                     start = t.start;
                 }
                 _ => {}
@@ -295,7 +295,7 @@ fn clause_aspect(toks: &[Tok], i: usize) -> Option<f64> {
             return None;
         }
         if let TokKind::Entry(Entry::Aspect(sign)) = t.kind {
-            return Some(f64::from(sign));
+            return Some(sign);
         }
     }
     None
