@@ -6,4 +6,5 @@ mod fixture;
 mod generator;
 mod interop;
 mod queries;
+mod sentiment;
 mod shell;
