@@ -28,9 +28,14 @@ fn is_word_char(c: char) -> bool {
 /// Scans the word starting at byte `i`, pushes its token and returns the byte after it.
 pub fn word_at(text: &str, i: usize, lex: &Lexicon, s: &mut Scratch, shape: &mut Shape) -> usize {
     let bytes = text.as_bytes();
+    // ASCII letters and digits first, without decoding characters.
     let mut end = i;
-    let mut prev: Option<char> = None;
-    let mut rest = text[i..].char_indices().peekable();
+    while end < bytes.len() && bytes[end].is_ascii_alphanumeric() {
+        end += 1;
+    }
+    let mut prev: Option<char> = (end > i).then(|| bytes[end - 1] as char);
+    let scan_from = end;
+    let mut rest = text[scan_from..].char_indices().peekable();
     while let Some((off, c)) = rest.next() {
         let ok = if is_word_char(c) {
             true
@@ -50,7 +55,7 @@ pub fn word_at(text: &str, i: usize, lex: &Lexicon, s: &mut Scratch, shape: &mut
         if !ok {
             break;
         }
-        end = i + off + c.len_utf8();
+        end = scan_from + off + c.len_utf8();
         prev = Some(c);
     }
     // School grades: "A+", "A+++".

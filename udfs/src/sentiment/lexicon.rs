@@ -128,8 +128,17 @@ pub struct Lexicon {
     words: WordMap<u32>,
     slots: Vec<Slot>,
     phrases: Vec<Phrase>,
-    prefixed: HashMap<char, Box<[Prefixed]>, BuildHasherDefault<WordHasher>>,
+    /// Prefix-table terms grouped by first character, each group longest first.
+    groups: Vec<Box<[Prefixed]>>,
+    /// Group of each character of the main CJK block (U+4E00..=U+9FFF), `u32::MAX` for none:
+    /// a direct index, because Chinese text looks up every character.
+    han_groups: Box<[u32]>,
+    /// Group of every other first character (emoji, `:`, `[`, rarer Han characters).
+    other_groups: HashMap<char, u32, BuildHasherDefault<WordHasher>>,
 }
+
+const HAN_FIRST: u32 = 0x4E00;
+const HAN_LAST: u32 = 0x9FFF;
 
 /// The English lexicon file.
 pub const EN_TSV: &str = include_str!("../../../data/lexicon/en.tsv");
@@ -228,7 +237,9 @@ impl Lexicon {
             words: WordMap::default(),
             slots: Vec::new(),
             phrases: Vec::new(),
-            prefixed: Default::default(),
+            groups: Vec::new(),
+            han_groups: vec![u32::MAX; (HAN_LAST - HAN_FIRST + 1) as usize].into(),
+            other_groups: Default::default(),
         };
         let mut keys: Vec<Box<str>> = singles.keys().chain(multi.keys()).cloned().collect();
         keys.sort();
@@ -248,7 +259,14 @@ impl Lexicon {
         }
         for (c, mut v) in prefixed {
             v.sort_by_key(|p| std::cmp::Reverse(p.term.len()));
-            lex.prefixed.insert(c, v.into());
+            let g = lex.groups.len() as u32;
+            lex.groups.push(v.into());
+            match c as u32 {
+                u @ HAN_FIRST..=HAN_LAST => lex.han_groups[(u - HAN_FIRST) as usize] = g,
+                _ => {
+                    lex.other_groups.insert(c, g);
+                }
+            }
         }
         Ok(lex)
     }
@@ -277,7 +295,11 @@ impl Lexicon {
     #[inline]
     pub fn longest_prefix(&self, text: &str) -> Option<(usize, Entry)> {
         let first = text.chars().next()?.to_ascii_lowercase();
-        let candidates = self.prefixed.get(&first)?;
+        let g = match first as u32 {
+            u @ HAN_FIRST..=HAN_LAST => self.han_groups[(u - HAN_FIRST) as usize],
+            _ => *self.other_groups.get(&first)?,
+        };
+        let candidates = self.groups.get(g as usize)?;
         let bytes = text.as_bytes();
         candidates.iter().find_map(|p| {
             let t = p.term.as_bytes();
@@ -290,7 +312,7 @@ impl Lexicon {
     pub fn len(&self) -> usize {
         self.slots.iter().filter(|s| s.entry.is_some()).count()
             + self.phrases.len()
-            + self.prefixed.values().map(|v| v.len()).sum::<usize>()
+            + self.groups.iter().map(|v| v.len()).sum::<usize>()
     }
 
     /// Whether the lexicon is empty.

@@ -91,7 +91,20 @@ pub struct Item {
     mark: f64,
 }
 
-/// The three outputs of the scorer.
+impl Item {
+    /// The contribution once every contrast up to log-scale `scale` is applied.
+    #[inline]
+    fn final_value(&self, scale: f64) -> f64 {
+        // Most items see no later contrast: skip the exp().
+        if self.mark == scale {
+            self.value
+        } else {
+            self.value * (scale - self.mark).exp()
+        }
+    }
+}
+
+/// The outputs of the scorer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scored {
     /// The raw score: the sum of the items' contributions.
@@ -141,7 +154,7 @@ pub fn score_text(text: &str, language: Option<Language>, s: &mut Scratch) -> Sc
     s.scale = scale;
     let mut raw = 0.0;
     for it in &s.items {
-        raw += it.value * (scale - it.mark).exp();
+        raw += it.final_value(scale);
     }
     Scored { raw, language }
 }
@@ -150,12 +163,9 @@ pub fn score_text(text: &str, language: Option<Language>, s: &mut Scratch) -> Sc
 /// in text order. They add up (in this order) to exactly [`Scored::raw`].
 pub fn contributions(s: &Scratch) -> impl Iterator<Item = ((usize, usize), f64)> + '_ {
     let scale = s.scale;
-    s.items.iter().map(move |it| {
-        (
-            (it.start as usize, it.end as usize),
-            it.value * (scale - it.mark).exp(),
-        )
-    })
+    s.items
+        .iter()
+        .map(move |it| ((it.start as usize, it.end as usize), it.final_value(scale)))
 }
 
 #[inline]
@@ -196,7 +206,7 @@ fn apply_rules(toks: &[Tok], caps: bool, items: &mut Vec<Item>) -> f64 {
                 if bangs > 0 {
                     let sum: f64 = items[sentence_first..]
                         .iter()
-                        .map(|it| it.value * (scale - it.mark).exp())
+                        .map(|it| it.final_value(scale))
                         .sum();
                     if sum != 0.0 {
                         items.push(Item {
