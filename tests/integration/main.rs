@@ -7,4 +7,5 @@ mod generator;
 mod interop;
 mod models;
 mod queries;
+mod sentiment;
 mod shell;

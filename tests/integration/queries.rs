@@ -241,6 +241,58 @@ fn every_query_file_runs_and_its_result_is_checked() {
                 }
                 assert!(observed >= 2, "some cohorts must be observable");
             }
+            "review_sentiment" => {
+                assert_eq!(
+                    header,
+                    [
+                        "category",
+                        "week",
+                        "reviews",
+                        "avg_sentiment",
+                        "positive_share",
+                        "negative_share",
+                        "avg_rating"
+                    ]
+                );
+                let mut reviews = 0.0;
+                let mut weighted = 0.0;
+                for r in &rows {
+                    let (n, s, pos, neg) = (num(&r[2]), num(&r[3]), num(&r[4]), num(&r[5]));
+                    assert!((-1.0..=1.0).contains(&s), "{r:?}");
+                    // Shares are rounded to 3 decimals, so they may add up to 1.001.
+                    assert!(pos >= 0.0 && neg >= 0.0 && pos + neg <= 1.002, "{r:?}");
+                    reviews += n;
+                    weighted += n * s;
+                }
+                assert_eq!(
+                    reviews as i64,
+                    count("SELECT count(*) FROM reviews JOIN products USING (product_id)")
+                );
+                assert!(
+                    weighted / reviews > 0.1,
+                    "generated ratings lean positive, so must sentiment"
+                );
+            }
+            "negative_reviews" => {
+                assert_eq!(
+                    header[..5],
+                    ["review_id", "rating", "score", "language", "why"]
+                );
+                assert!(!rows.is_empty() && rows.len() <= 20, "{} rows", rows.len());
+                let scores: Vec<f64> = rows.iter().map(|r| num(&r[2])).collect();
+                assert!(
+                    scores.windows(2).all(|w| w[0] <= w[1]),
+                    "most negative first"
+                );
+                assert!(scores[0] < -0.5, "{scores:?}");
+                for r in rows.iter().filter(|r| num(&r[2]) < 0.0) {
+                    assert!(
+                        !r[4].is_empty(),
+                        "a negative score has an explanation: {r:?}"
+                    );
+                    assert!(num(&r[1]) <= 5.0 && ["en", "zh"].contains(&r[3].as_str()));
+                }
+            }
             other => {
                 panic!("queries/{other}.sql has no result check in tests/integration/queries.rs")
             }

@@ -20,3 +20,10 @@ pub const DOC_SECTION_MODELS: DocSection = DocSection {
         "Model-backed functions: customer segments (k-means), classifiers, prediction, evaluation",
     ),
 };
+
+/// Sentiment of review text: scores, labels and explanations.
+pub const DOC_SECTION_SENTIMENT: DocSection = DocSection {
+    include: true,
+    label: "ecomsql sentiment",
+    description: Some("Sentiment of review text in English and Chinese: score, label, explanation"),
+};

@@ -10,6 +10,7 @@
 //! | segments | [`segments`] | `segment`, `segment_distance`, `ml_centroids` (table); kernels: k-means, Gaussian naive Bayes |
 //! | models | [`ml`], [`model`] | `predict_label`, `predict_proba`, `predict_label_probs`; tables `ml_predict`, `ml_evaluate`, `ml_model_info`; the [`model::ModelStore`] trait, artifacts, training |
 //! | metrics | [`metrics`] | `roc_auc`, `pr_auc`, `log_loss`, `lift_at` (exact aggregates); clustering quality kernels (silhouette, Davies–Bouldin) |
+//! | sentiment | [`sentiment`] | `sentiment`, `sentiment_label`, `sentiment_explain` |
 //!
 //! Model-backed functions take the session's [`model::ModelStore`] from [`register_all`] and
 //! look models up by name when a query runs.
@@ -39,12 +40,14 @@ pub mod ml;
 pub mod model;
 pub mod propensity;
 pub mod segments;
+pub mod sentiment;
 
 /// Every scalar function ecomsql adds; model-backed ones read models from `store`.
 pub fn all_scalar_udfs(store: &Arc<dyn ModelStore>) -> Vec<Arc<ScalarUDF>> {
     let mut v = features::scalar_udfs();
     v.extend(segments::scalar_udfs(store));
     v.extend(ml::scalar_udfs(store));
+    v.extend(sentiment::scalar_udfs());
     v
 }
 
