@@ -39,6 +39,19 @@ pub fn shop() -> &'static Path {
     path
 }
 
+/// 3,000 users over 90 days, generated once: long enough for models that take features before
+/// a cutoff and a label from the 30 days after it.
+pub fn long_shop() -> &'static Path {
+    static SHOP: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = SHOP.get_or_init(|| {
+        let dir = temp_dir("long-shop");
+        let path = dir.path().join("shop");
+        generate(&small_opts(path.clone(), 3_000, 90, 2)).expect("generate the long test shop");
+        (dir, path)
+    });
+    path
+}
+
 /// A model registry folder for this test run (beside the shared shop, so it never lands in the
 /// working directory).
 pub fn state_dir() -> PathBuf {
