@@ -115,3 +115,94 @@ impl Classified {
         }
     }
 }
+
+/// Streams a query through a classifier and keeps, per row with a label and usable features,
+/// the label's class index and the class probabilities (rows × classes). Returns them with the
+/// class names and the positive class of a two-class model. A label value the model never saw
+/// is an error naming it.
+pub async fn labelled_probabilities(
+    function: &str,
+    model: &Model,
+    mut stream: datafusion::execution::SendableRecordBatchStream,
+    feature_idx: &[usize],
+) -> Result<(Vec<u32>, Vec<f64>, Vec<String>, Option<usize>)> {
+    use futures::StreamExt;
+    let label_column = match &model.body {
+        ModelBody::NaiveBayes(b) => &b.label,
+        ModelBody::LogisticReg(b) => &b.label,
+        ModelBody::Kmeans(_) => {
+            return exec_err!("{function}: model {} is not a classifier", model.label());
+        }
+    };
+    let Ok(label_idx) = stream.schema().index_of(label_column) else {
+        return exec_err!(
+            "{function}: model {} is evaluated against its label column {label_column:?}, which the query does not return",
+            model.label()
+        );
+    };
+    let (names, positive) = class_names(function, model)?;
+    let lookup: std::collections::HashMap<&str, u32> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i as u32))
+        .collect();
+    let (mut proba, mut labels) = (Vec::new(), Vec::new());
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        let arrays: Vec<ArrayRef> = feature_idx
+            .iter()
+            .map(|&i| std::sync::Arc::clone(batch.column(i)))
+            .collect();
+        let c = classify_arrays(function, model, &arrays, batch.num_rows(), false)?;
+        let label = datafusion::arrow::compute::cast(batch.column(label_idx), &DataType::Utf8)?;
+        let label = label.as_string::<i32>();
+        for r in 0..batch.num_rows() {
+            if label.is_null(r) || c.nulls.as_ref().is_some_and(|n| n.is_null(r)) {
+                continue;
+            }
+            let Some(&y) = lookup.get(label.value(r)) else {
+                return exec_err!(
+                    "{function}: label value {:?} was not a class when model {} was trained (classes: {})",
+                    label.value(r),
+                    model.label(),
+                    names.join(", ")
+                );
+            };
+            labels.push(y);
+            proba.extend_from_slice(&c.proba[r * c.classes..(r + 1) * c.classes]);
+        }
+    }
+    Ok((labels, proba, names.to_vec(), positive))
+}
+
+/// Plans and runs `query`, scoring it with the two-class `model`: per labelled row, whether it
+/// is positive and P(positive). For `ml_roc_curve` and `ml_lift_table`.
+pub async fn binary_scores(
+    function: &str,
+    model: &Model,
+    state: &datafusion::execution::SessionState,
+    query: &str,
+) -> Result<(Vec<bool>, Vec<f64>)> {
+    let plan = state
+        .create_logical_plan(query)
+        .await
+        .map_err(|e| e.context(format!("{function} could not plan its query")))?;
+    let physical = state.create_physical_plan(&plan).await?;
+    let idx = crate::ml::model_args::feature_indices(function, model, &physical.schema())?;
+    let stream = datafusion::physical_plan::execute_stream(physical, state.task_ctx())?;
+    let (labels, proba, names, positive) =
+        labelled_probabilities(function, model, stream, &idx).await?;
+    let Some(pos) = positive else {
+        return exec_err!(
+            "{function}: model {} has {} classes; {function} needs a two-class model",
+            model.label(),
+            names.len()
+        );
+    };
+    let classes = names.len();
+    let y = labels.iter().map(|&l| l as usize == pos).collect();
+    let p = (0..labels.len())
+        .map(|r| proba[r * classes + pos])
+        .collect();
+    Ok((y, p))
+}

@@ -8,14 +8,13 @@
 //! - binary classifiers (logistic_reg): rows, roc_auc, pr_auc, log_loss, brier, and at the 0.5
 //!   threshold accuracy, precision, recall, f1_score and positive_rate.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, Int64Builder, ListBuilder, RecordBatch,
+    ArrayRef, Float64Array, Int64Array, Int64Builder, ListBuilder, RecordBatch,
 };
-use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{Result, exec_err, plan_err};
@@ -25,10 +24,9 @@ use datafusion::physical_plan::execute_stream;
 use futures::StreamExt;
 
 use crate::doc::DOC_SECTION_MODELS;
-use crate::ml::classify::{class_names, classify_arrays};
+use crate::ml::classify::labelled_probabilities;
 use crate::ml::lazy_table::{LazyTable, TableComputation};
 use crate::ml::model_args::{feature_indices, string_literal};
-use crate::model::artifact::{LogisticBody as LogisticLabel, NaiveBayesBody as ModelBodyLabel};
 use crate::model::train::{binary_metrics, classification_metrics, cluster_metrics};
 use crate::model::{Model, ModelBody, ModelRef, ModelStore, ModelType, StoreHandle};
 use crate::segments::assign::{assign_arrays, body_distance, kmeans_body};
@@ -188,39 +186,9 @@ impl TableComputation for Evaluate {
                 }
                 acc.finish(&model)?
             }
-            ModelBody::NaiveBayes(ModelBodyLabel { label, .. })
-            | ModelBody::LogisticReg(LogisticLabel { label, .. }) => {
-                let label_idx = physical_label_index(f, &model, label, &stream.schema())?;
-                let (names, positive) = class_names(f, &model)?;
-                let lookup: HashMap<&str, u32> = names
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| (n.as_str(), i as u32))
-                    .collect();
-                let (mut proba, mut labels) = (Vec::new(), Vec::new());
-                while let Some(batch) = stream.next().await {
-                    let batch = batch?;
-                    let arrays: Vec<ArrayRef> =
-                        idx.iter().map(|&i| Arc::clone(batch.column(i))).collect();
-                    let c = classify_arrays(f, &model, &arrays, batch.num_rows(), false)?;
-                    let label = cast(batch.column(label_idx), &DataType::Utf8)?;
-                    let label = label.as_string::<i32>();
-                    for r in 0..batch.num_rows() {
-                        if label.is_null(r) || c.nulls.as_ref().is_some_and(|n| n.is_null(r)) {
-                            continue;
-                        }
-                        let Some(&y) = lookup.get(label.value(r)) else {
-                            return exec_err!(
-                                "{f}: label value {:?} was not a class when model {} was trained (classes: {})",
-                                label.value(r),
-                                model.label(),
-                                names.join(", ")
-                            );
-                        };
-                        labels.push(y);
-                        proba.extend_from_slice(&c.proba[r * c.classes..(r + 1) * c.classes]);
-                    }
-                }
+            ModelBody::NaiveBayes(_) | ModelBody::LogisticReg(_) => {
+                let (labels, proba, names, positive) =
+                    labelled_probabilities(f, &model, stream, &idx).await?;
                 let mut m = BTreeMap::new();
                 match (positive, model.model_type) {
                     (Some(pos), ModelType::LogisticReg) => {
@@ -239,15 +207,6 @@ impl TableComputation for Evaluate {
         };
         build_row(self.model_type, &metrics)
     }
-}
-
-fn physical_label_index(f: &str, model: &Model, label: &str, schema: &Schema) -> Result<usize> {
-    schema.index_of(label).or_else(|_| {
-        plan_err!(
-            "{f}: model {} is evaluated against its label column {label:?}, which the query does not return",
-            model.label()
-        )
-    })
 }
 
 /// Rows of a k-means evaluation, kept for the metrics that need all of them.

@@ -1,6 +1,6 @@
 //! Model-generic functions: prediction with classifiers (`predict_label`, `predict_proba`,
 //! `predict_label_probs`) and the table functions that work on any model (`ml_predict`,
-//! `ml_evaluate`, `ml_model_info`). Every one reads its model from the session's
+//! `ml_evaluate`, `ml_model_info`) or on two-class models (`ml_roc_curve`, `ml_lift_table`). Every one reads its model from the session's
 //! [`ModelStore`](crate::model::ModelStore) when the query runs.
 //!
 //! To add a function: one file here named after it, listed below. Shared argument handling is
@@ -16,8 +16,10 @@ use crate::model::ModelStore;
 pub mod classify;
 pub mod lazy_table;
 pub mod ml_evaluate;
+pub mod ml_lift_table;
 pub mod ml_model_info;
 pub mod ml_predict;
+pub mod ml_roc_curve;
 pub mod model_args;
 pub mod predict_label;
 pub mod predict_label_probs;
@@ -45,6 +47,8 @@ pub fn table_functions(
     let evaluate = ml_evaluate::MlEvaluateFunc::new(Arc::clone(store));
     let info = ml_model_info::MlModelInfoFunc::new(Arc::clone(store));
     let predict = ml_predict::MlPredictFunc::new(Arc::clone(store));
+    let lift = ml_lift_table::MlLiftTableFunc::new(Arc::clone(store));
+    let roc = ml_roc_curve::MlRocCurveFunc::new(Arc::clone(store));
     vec![
         (
             ml_evaluate::MlEvaluateFunc::NAME,
@@ -60,6 +64,16 @@ pub fn table_functions(
             ml_predict::MlPredictFunc::NAME,
             predict.documentation().clone(),
             Arc::new(predict),
+        ),
+        (
+            ml_lift_table::MlLiftTableFunc::NAME,
+            lift.documentation().clone(),
+            Arc::new(lift),
+        ),
+        (
+            ml_roc_curve::MlRocCurveFunc::NAME,
+            roc.documentation().clone(),
+            Arc::new(roc),
         ),
     ]
     .into_iter()
