@@ -59,7 +59,9 @@ def main():
     ap.add_argument("--dir", default="/tmp/gbt-compare")
     ap.add_argument("--cargo-dir", default=os.path.join(os.path.dirname(__file__), "..", ".."),
                     help="where to run cargo for the kernel side")
-    ap.add_argument("--cargo-args", default="-p ecomsql-udfs --lib")
+    # Workspace-level, as every cargo command here: `-p ecomsql-udfs` resolves features
+    # differently and rebuilds DataFusion from scratch.
+    ap.add_argument("--cargo-args", default="--workspace --lib")
     args = ap.parse_args()
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     from sklearn.ensemble import HistGradientBoostingClassifier

@@ -2,4 +2,5 @@
 //! (purchase and churn propensity). Kernels work on column-major `f64` slices and know nothing
 //! of DataFusion; training and prediction go through [`crate::model`] and [`crate::ml`].
 
+pub mod boosted_tree;
 pub mod logistic;
