@@ -12,9 +12,10 @@
 //!   `v*.model` visible.
 //! - **Concurrent writers**: two processes saving the same model race only on the hard link;
 //!   the loser retries with the next number, so both versions land and the registry stays valid.
-//! - **Reading**: the latest version is found by listing the folder on every lookup (cheap, and
-//!   a version written by another process is seen at once); parsed models are cached per
-//!   (name, version) and revalidated against the file's size and modification time.
+//! - **Reading**: the latest version of a model is cached with its folder's modification time;
+//!   every lookup checks that time (one `stat`), so a version written or dropped by any process
+//!   is seen at once, and the folder is listed again only when it changed. Parsed models are
+//!   cached per (name, version) and revalidated against the file's size and modification time.
 //! - **Damage**: a truncated, corrupt or future-format file is an error naming the file; it
 //!   never panics and never hides the other models.
 
@@ -57,6 +58,7 @@ type CachedModel = (FileStamp, Arc<Model>);
 pub struct ModelRegistry {
     root: PathBuf,
     cache: Mutex<HashMap<(String, u32), CachedModel>>,
+    latest: Mutex<HashMap<String, (Option<SystemTime>, Option<u32>)>>,
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -86,6 +88,7 @@ impl ModelRegistry {
         Self {
             root: root.into(),
             cache: Mutex::new(HashMap::new()),
+            latest: Mutex::new(HashMap::new()),
         }
     }
 
@@ -290,13 +293,34 @@ impl ModelRegistry {
     }
 }
 
+impl ModelRegistry {
+    /// The latest version of `name`, re-listing its folder only when the folder changed.
+    fn latest_version(&self, name: &str) -> Result<Option<u32>> {
+        let modified = fs::metadata(self.model_dir(name))
+            .and_then(|m| m.modified())
+            .ok();
+        if let Some(t) = modified
+            && let Ok(cache) = self.latest.lock()
+            && let Some((seen, latest)) = cache.get(name)
+            && *seen == Some(t)
+        {
+            return Ok(*latest);
+        }
+        let latest = self.versions(name)?.last().copied();
+        if let Ok(mut cache) = self.latest.lock() {
+            cache.insert(name.to_string(), (modified, latest));
+        }
+        Ok(latest)
+    }
+}
+
 impl ModelStore for ModelRegistry {
     fn get(&self, name: &str, version: Option<u32>) -> Result<Arc<Model>> {
         validate_model_name(name)?;
         let version = match version {
             Some(v) => v,
-            None => match self.versions(name)?.last() {
-                Some(&v) => v,
+            None => match self.latest_version(name)? {
+                Some(v) => v,
                 None => {
                     return Err(DataFusionError::Plan(format!(
                         "model {name} not found (SHOW MODELS lists the models in {})",
