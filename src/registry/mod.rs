@@ -50,6 +50,9 @@ struct FileStamp {
     modified: Option<SystemTime>,
 }
 
+/// A model folder's modification time and the latest version listed in it then.
+type LatestVersion = (Option<SystemTime>, Option<u32>);
+
 /// A parsed model and the file state it was parsed from.
 type CachedModel = (FileStamp, Arc<Model>);
 
@@ -58,7 +61,7 @@ type CachedModel = (FileStamp, Arc<Model>);
 pub struct ModelRegistry {
     root: PathBuf,
     cache: Mutex<HashMap<(String, u32), CachedModel>>,
-    latest: Mutex<HashMap<String, (Option<SystemTime>, Option<u32>)>>,
+    latest: Mutex<HashMap<String, LatestVersion>>,
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
