@@ -20,7 +20,7 @@
 //! ## Why it is fast
 //!
 //! Distances are computed directly as `Σ (x - c)²` (no `‖x‖² - 2x·c + ‖c‖²` expansion, which
-//! loses precision when the data sit far from the origin) over tiles of [`TILE`] rows: for each
+//! loses precision when the data sit far from the origin) over tiles of `TILE` (8) rows: for each
 //! centroid the squared distance of the tile's rows accumulates feature by feature in a
 //! `[f64; TILE]` that stays in registers and vectorises across rows, reading the column-major
 //! input without copying it. The loops are compiled twice, with and without AVX2 (see
