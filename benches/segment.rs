@@ -91,13 +91,14 @@ fn export(dir: &str, columns: &[&[f64]]) {
         }
         let mean = inertias.iter().sum::<f64>() / inertias.len() as f64;
         let best = inertias.iter().copied().fold(f64::INFINITY, f64::min);
+        let (all_times, all_iterations) = (times.clone(), iterations.clone());
         times.sort_by(f64::total_cmp);
-        let all_iterations = iterations.clone();
         iterations.sort_unstable();
         entries.push(format!(
             concat!(
                 "\"{}\": {{\"tolerance\": {}, \"seconds\": {}, \"mean_inertia\": {}, ",
-                "\"best_inertia\": {}, \"iterations\": {}, \"all_iterations\": {:?}}}"
+                "\"best_inertia\": {}, \"iterations\": {}, \"all_iterations\": {:?}, ",
+                "\"all_seconds\": {:?}}}"
             ),
             name,
             tolerance,
@@ -105,7 +106,8 @@ fn export(dir: &str, columns: &[&[f64]]) {
             mean,
             best,
             iterations[iterations.len() / 2],
-            all_iterations
+            all_iterations,
+            all_times
         ));
     }
     let json = format!("{{{}}}\n", entries.join(", "));
