@@ -22,7 +22,7 @@
 //! ## How to add to it
 //!
 //! Another likelihood (Bernoulli, multinomial) is another model struct beside this one, reusing
-//! [`posterior`] for the normalisation.
+//! `posterior` for the normalisation.
 
 use std::f64::consts::PI;
 

@@ -20,19 +20,21 @@
 //! ## Why it is fast
 //!
 //! Distances are computed directly as `Σ (x - c)²` (no `‖x‖² - 2x·c + ‖c‖²` expansion, which
-//! loses precision when the data sit far from the origin) over tiles of [`TILE`] rows: for each
+//! loses precision when the data sit far from the origin) over tiles of `TILE` (8) rows: for each
 //! centroid the squared distance of the tile's rows accumulates feature by feature in a
 //! `[f64; TILE]` that stays in registers and vectorises across rows, reading the column-major
-//! input without copying it. The centroid sums are accumulated in the same pass, while the tile
-//! is still in L1. Rows are split into fixed chunks; threads (`std::thread::scope`) take
-//! contiguous runs of chunks.
+//! input without copying it. The loops are compiled twice, with and without AVX2 (see
+//! `multiversion!`). The centroid sums are accumulated in the same pass, while the tile is still
+//! in L1, split over the tile's lanes so that rows of one cluster do not wait on each other's
+//! adds. Rows are split into fixed chunks; threads (`std::thread::scope`) take contiguous runs
+//! of chunks.
 //!
 //! ## Determinism
 //!
 //! Chunk boundaries depend only on the row count, every chunk keeps its own partial sums, and
 //! the partials are merged in chunk order, so a fit depends on the seed and the data only: the
-//! same centroids, bit for bit, whatever `threads` is. Each of the `n_init` runs draws its own
-//! seed from a generator seeded with `seed`.
+//! same centroids, bit for bit, whatever `threads` is and whether the CPU has AVX2. Each of the
+//! `n_init` runs draws its own seed from a generator seeded with `seed`.
 //!
 //! ## How to add to it
 //!
