@@ -38,6 +38,10 @@ pub fn class_names<'m>(function: &str, model: &'m Model) -> Result<(&'m [String]
             let positive = b.classes.iter().position(|c| *c == b.positive_class);
             Ok((&b.classes, positive))
         }
+        ModelBody::BoostedTree(b) => {
+            let positive = b.classes.iter().position(|c| *c == b.positive_class);
+            Ok((&b.classes, positive))
+        }
         ModelBody::Kmeans(_) => exec_err!(
             "{function}: model {} is a kmeans model, not a classifier; use segment() for k-means models",
             model.label()
@@ -67,15 +71,31 @@ pub fn classify_arrays(
         features = &arrays[..arrays.len() - 1];
     }
     let what = format!("{function}: model {}", model.label());
-    let encoded = encode_batch(&what, &model.features, model.standardize, features, rows)?;
+    let encoded = encode_batch(
+        &what,
+        &model.features,
+        model.standardize,
+        model.native_encoding,
+        features,
+        rows,
+    )?;
     let classes = names.len();
     let mut proba = vec![0.0; rows * classes];
     match &model.body {
         ModelBody::NaiveBayes(b) => b.nb.predict_proba(&encoded.slices(), &mut proba),
-        ModelBody::LogisticReg(b) => {
+        ModelBody::LogisticReg(_) | ModelBody::BoostedTree(_) => {
             let pos = positive.unwrap_or(1);
             let mut p = vec![0.0; rows];
-            b.model.predict_proba(&encoded.slices(), &mut p);
+            match &model.body {
+                ModelBody::LogisticReg(b) => b.model.predict_proba(&encoded.slices(), &mut p),
+                ModelBody::BoostedTree(b) => b
+                    .trees
+                    .predict_proba(&encoded.slices(), &mut p)
+                    .map_err(|e| {
+                        datafusion::error::DataFusionError::Execution(format!("{what}: {e}"))
+                    })?,
+                _ => {}
+            }
             for (r, p) in p.into_iter().enumerate() {
                 proba[r * 2 + pos] = p;
                 proba[r * 2 + 1 - pos] = 1.0 - p;
@@ -130,6 +150,7 @@ pub async fn labelled_probabilities(
     let label_column = match &model.body {
         ModelBody::NaiveBayes(b) => &b.label,
         ModelBody::LogisticReg(b) => &b.label,
+        ModelBody::BoostedTree(b) => &b.label,
         ModelBody::Kmeans(_) => {
             return exec_err!("{function}: model {} is not a classifier", model.label());
         }

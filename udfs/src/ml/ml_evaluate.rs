@@ -5,7 +5,7 @@
 //!   sample of 10 000 rows), cluster_sizes.
 //! - naive Bayes (the query must also return the label column): rows, accuracy, precision,
 //!   recall, f1_score (macro averages over classes), log_loss.
-//! - binary classifiers (logistic_reg): rows, roc_auc, pr_auc, log_loss, brier, and at the 0.5
+//! - binary classifiers (logistic_reg, boosted_tree): rows, roc_auc, pr_auc, log_loss, brier, and at the 0.5
 //!   threshold accuracy, precision, recall, f1_score and positive_rate.
 
 use std::collections::BTreeMap;
@@ -106,7 +106,7 @@ fn schema(model_type: ModelType) -> SchemaRef {
                 false,
             ));
         }
-        ModelType::LogisticReg => {
+        ModelType::LogisticReg | ModelType::BoostedTree => {
             fields.extend(BINARY_METRICS.iter().map(|m| f(m)));
         }
         ModelType::NaiveBayes => {
@@ -186,12 +186,12 @@ impl TableComputation for Evaluate {
                 }
                 acc.finish(&model)?
             }
-            ModelBody::NaiveBayes(_) | ModelBody::LogisticReg(_) => {
+            ModelBody::NaiveBayes(_) | ModelBody::LogisticReg(_) | ModelBody::BoostedTree(_) => {
                 let (labels, proba, names, positive) =
                     labelled_probabilities(f, &model, stream, &idx).await?;
                 let mut m = BTreeMap::new();
                 match (positive, model.model_type) {
-                    (Some(pos), ModelType::LogisticReg) => {
+                    (Some(pos), ModelType::LogisticReg | ModelType::BoostedTree) => {
                         let y: Vec<bool> = labels.iter().map(|&l| l as usize == pos).collect();
                         let p: Vec<f64> = (0..labels.len()).map(|r| proba[r * 2 + pos]).collect();
                         binary_metrics(&y, &p, 0.5, &mut m);
@@ -291,7 +291,7 @@ fn build_row(model_type: ModelType, m: &BTreeMap<String, f64>) -> Result<RecordB
             sizes.append(true);
             columns.push(Arc::new(sizes.finish()));
         }
-        ModelType::LogisticReg => {
+        ModelType::LogisticReg | ModelType::BoostedTree => {
             for k in BINARY_METRICS {
                 columns.push(get(k));
             }

@@ -209,6 +209,25 @@ pub fn info_rows(m: &Model) -> Vec<(&'static str, String, String)> {
                 b.model.converged.to_string(),
             ));
         }
+        ModelBody::BoostedTree(b) => {
+            rows.push(("class", "label_column".into(), b.label.clone()));
+            rows.push(("class", "positive_class".into(), b.positive_class.clone()));
+            rows.push(("training", "data_split".into(), b.data_split.clone()));
+            rows.push(("training", "eval_rows".into(), b.eval_rows.to_string()));
+            rows.push((
+                "boosted_tree",
+                "trees".into(),
+                b.trees.trees.len().to_string(),
+            ));
+            rows.push((
+                "boosted_tree",
+                "base_score".into(),
+                b.trees.base_score.to_string(),
+            ));
+            for (f, g) in m.features.iter().zip(b.trees.feature_importance()) {
+                rows.push(("importance", f.name.clone(), g.to_string()));
+            }
+        }
         ModelBody::NaiveBayes(b) => {
             rows.push(("class", "label_column".into(), b.label.clone()));
             if let Some(p) = &b.positive_class {

@@ -111,26 +111,28 @@ impl TableFunctionImpl for MlPredictFunc {
                     "centroid_distance",
                 ),
             ],
-            ModelBody::NaiveBayes(_) | ModelBody::LogisticReg(_) => vec![
-                call(
-                    ScalarUDF::new_from_impl(predict_label::PredictLabelFunc::new(Arc::clone(
-                        &store,
-                    ))),
-                    "predicted_label",
-                ),
-                call(
-                    ScalarUDF::new_from_impl(predict_proba::PredictProbaFunc::new(Arc::clone(
-                        &store,
-                    ))),
-                    "probability",
-                ),
-                call(
-                    ScalarUDF::new_from_impl(predict_label_probs::PredictLabelProbsFunc::new(
-                        Arc::clone(&store),
-                    )),
-                    "predicted_label_probs",
-                ),
-            ],
+            ModelBody::NaiveBayes(_) | ModelBody::LogisticReg(_) | ModelBody::BoostedTree(_) => {
+                vec![
+                    call(
+                        ScalarUDF::new_from_impl(predict_label::PredictLabelFunc::new(Arc::clone(
+                            &store,
+                        ))),
+                        "predicted_label",
+                    ),
+                    call(
+                        ScalarUDF::new_from_impl(predict_proba::PredictProbaFunc::new(Arc::clone(
+                            &store,
+                        ))),
+                        "probability",
+                    ),
+                    call(
+                        ScalarUDF::new_from_impl(predict_label_probs::PredictLabelProbsFunc::new(
+                            Arc::clone(&store),
+                        )),
+                        "predicted_label_probs",
+                    ),
+                ]
+            }
         };
         for e in &added {
             let name = e.schema_name().to_string();

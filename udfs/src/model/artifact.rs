@@ -22,14 +22,17 @@ pub enum ModelType {
     NaiveBayes,
     /// L2-regularised binary logistic regression (propensity).
     LogisticReg,
+    /// Gradient-boosted decision trees, binary (propensity).
+    BoostedTree,
 }
 
 impl ModelType {
     /// Every model type, as accepted by `OPTIONS (model_type = …)`.
-    pub const ALL: [ModelType; 3] = [
+    pub const ALL: [ModelType; 4] = [
         ModelType::Kmeans,
         ModelType::NaiveBayes,
         ModelType::LogisticReg,
+        ModelType::BoostedTree,
     ];
 
     /// The SQL spelling.
@@ -38,6 +41,7 @@ impl ModelType {
             ModelType::Kmeans => "kmeans",
             ModelType::NaiveBayes => "naive_bayes",
             ModelType::LogisticReg => "logistic_reg",
+            ModelType::BoostedTree => "boosted_tree",
         }
     }
 
@@ -53,7 +57,7 @@ impl ModelType {
         match self {
             ModelType::Kmeans => "davies_bouldin_index",
             ModelType::NaiveBayes => "accuracy",
-            ModelType::LogisticReg => "roc_auc",
+            ModelType::LogisticReg | ModelType::BoostedTree => "roc_auc",
         }
     }
 }
@@ -148,6 +152,23 @@ pub struct LogisticBody {
     pub model: crate::propensity::logistic::LogisticModel,
 }
 
+/// A fitted boosted-tree classifier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BoostedTreeBody {
+    /// The label column's name in the training query.
+    pub label: String,
+    /// The two class labels (as text), sorted.
+    pub classes: Vec<String>,
+    /// The class whose probability the model predicts.
+    pub positive_class: String,
+    /// How rows were held out for evaluation.
+    pub data_split: String,
+    /// Rows held out (the stored metrics are computed on them; on the training rows when 0).
+    pub eval_rows: u64,
+    /// The fitted trees (on the native encoding).
+    pub trees: crate::propensity::boosted_tree::BoostedTrees,
+}
+
 /// The fitted part of a model, by type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -158,6 +179,8 @@ pub enum ModelBody {
     NaiveBayes(NaiveBayesBody),
     /// Logistic regression.
     LogisticReg(LogisticBody),
+    /// Boosted trees.
+    BoostedTree(BoostedTreeBody),
 }
 
 /// A trained model version.
@@ -173,6 +196,10 @@ pub struct Model {
     pub options: BTreeMap<String, String>,
     /// Whether numeric features were standardised.
     pub standardize: bool,
+    /// Whether features use the native encoding (tree models: raw numbers with missing values
+    /// kept, strings as vocabulary indices) instead of imputed numbers and one-hot strings.
+    #[serde(default)]
+    pub native_encoding: bool,
     /// The input features, in the order functions take them.
     pub features: Vec<FeatureSpec>,
     /// How the training data was read.

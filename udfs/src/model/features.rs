@@ -9,6 +9,10 @@
 //! - String columns are one-hot encoded over the vocabulary seen in training (sorted, stored,
 //!   at most [`MAX_VOCABULARY`] values). NULL and values not seen in training encode as all zeros.
 //!
+//! - Tree models use the *native* encoding instead: numbers as they are (NULL stays missing, as
+//!   NaN, and the trees learn where missing values go) and strings as their index in the sorted
+//!   training vocabulary (NULL and unseen values missing), one column per feature.
+//!
 //! [`TrainingCollector`] streams record batches into a column-major store (optionally a uniform
 //! reservoir sample) and [`encode_batch`] encodes prediction inputs.
 
@@ -63,7 +67,7 @@ pub struct FeatureSpec {
 }
 
 impl FeatureSpec {
-    /// Encoded columns this feature produces.
+    /// Encoded columns this feature produces (in the native encoding: always 1).
     pub fn width(&self) -> usize {
         match &self.kind {
             FeatureKind::Numeric { .. } => 1,
@@ -166,6 +170,7 @@ pub fn encode_batch(
     what: &str,
     specs: &[FeatureSpec],
     standardize: bool,
+    native: bool,
     arrays: &[ArrayRef],
     rows: usize,
 ) -> Result<EncodedBatch> {
@@ -193,6 +198,14 @@ pub fn encode_batch(
                 }
                 let values = to_f64(array)?;
                 let values = values.as_primitive::<Float64Type>();
+                if native {
+                    let col: Vec<f64> = values
+                        .iter()
+                        .map(|v| v.filter(|x| !x.is_nan()).unwrap_or(f64::NAN))
+                        .collect();
+                    columns.push(col);
+                    continue;
+                }
                 let (shift, scale) = if standardize {
                     (*mean, 1.0 / std)
                 } else {
@@ -232,6 +245,15 @@ pub fn encode_batch(
                     .enumerate()
                     .map(|(j, v)| (v.as_str(), j))
                     .collect();
+                if native {
+                    columns.push(
+                        strings
+                            .iter()
+                            .map(|s| s.and_then(|s| index.get(s)).map_or(f64::NAN, |&j| j as f64))
+                            .collect(),
+                    );
+                    continue;
+                }
                 let base = columns.len();
                 columns.extend((0..vocabulary.len()).map(|_| vec![0.0; rows]));
                 for (r, s) in strings.iter().enumerate() {
@@ -565,7 +587,7 @@ impl TrainingCollector {
     }
 
     /// Computes the feature statistics, imputes, standardises and one-hot encodes.
-    pub fn finish(self, standardize: bool) -> Result<TrainingData> {
+    pub fn finish(self, standardize: bool, native: bool) -> Result<TrainingData> {
         let rows = self.kept;
         let mut specs = Vec::with_capacity(self.raw.len());
         let mut columns = Vec::new();
@@ -600,6 +622,9 @@ impl TrainingCollector {
                     let std = if var > 0.0 { var.sqrt() } else { 1.0 };
                     for (r, x) in v.iter_mut().enumerate() {
                         fingerprint_rows[r] = mix(fingerprint_rows[r], x.to_bits());
+                        if native {
+                            continue; // missing stays NaN; trees need no scaling
+                        }
                         if x.is_nan() {
                             *x = mean;
                         }
@@ -623,11 +648,28 @@ impl TrainingCollector {
                 RawColumn::Categorical { codes, values, .. } => {
                     let (order, vocabulary) = sorted_vocabulary(values);
                     let base = columns.len();
-                    columns.extend((0..vocabulary.len()).map(|_| vec![0.0; rows]));
+                    if native {
+                        columns.push(
+                            codes
+                                .iter()
+                                .map(|&c| {
+                                    if c == NULL_CODE {
+                                        f64::NAN
+                                    } else {
+                                        order[c as usize] as f64
+                                    }
+                                })
+                                .collect(),
+                        );
+                    } else {
+                        columns.extend((0..vocabulary.len()).map(|_| vec![0.0; rows]));
+                    }
                     for (r, &code) in codes.iter().enumerate() {
                         if code != NULL_CODE {
                             let k = order[code as usize];
-                            columns[base + k][r] = 1.0;
+                            if !native {
+                                columns[base + k][r] = 1.0;
+                            }
                             fingerprint_rows[r] = mix(
                                 fingerprint_rows[r],
                                 xxhash_rust::xxh64::xxh64(vocabulary[k].as_bytes(), 7),
@@ -755,7 +797,7 @@ mod tests {
         );
         let mut c = TrainingCollector::try_new("m", &b.schema(), None, None, 100, 0).unwrap();
         c.push(&b).unwrap();
-        let d = c.finish(true).unwrap();
+        let d = c.finish(true, false).unwrap();
         assert_eq!(d.rows_used, 3);
         assert_eq!(d.columns.len(), 3); // x, c=a, c=b
         assert_eq!(d.columns[0], vec![-1.0, 0.0, 1.0]); // mean 2, std 1 over non-null values
@@ -772,12 +814,12 @@ mod tests {
             Arc::new(Int64Array::from(vec![Some(3), None])),
             Arc::new(StringArray::from(vec![Some("zzz"), Some("b")])),
         ];
-        let e = encode_batch("t", &d.specs, true, &arrays, 2).unwrap();
+        let e = encode_batch("t", &d.specs, true, false, &arrays, 2).unwrap();
         assert_eq!(
             e.columns,
             vec![vec![1.0, 0.0], vec![0.0, 0.0], vec![0.0, 1.0]]
         );
-        let err = encode_batch("segment: model m@1", &d.specs, true, &arrays[..1], 2)
+        let err = encode_batch("segment: model m@1", &d.specs, true, false, &arrays[..1], 2)
             .unwrap_err()
             .to_string();
         assert!(err.contains("takes 2 features (x, c), got 1"), "{err}");
@@ -797,7 +839,7 @@ mod tests {
         let b = batch(xs.clone(), vec![Some("a"); 1000]);
         let mut c = TrainingCollector::try_new("m", &b.schema(), None, None, 100, 1).unwrap();
         c.push(&b).unwrap();
-        let d = c.finish(false).unwrap();
+        let d = c.finish(false, false).unwrap();
         assert_eq!((d.rows_seen, d.rows_used, d.sampled), (1000, 100, true));
         let mean = d.columns[0].iter().sum::<f64>() / 100.0;
         assert!((mean - 499.5).abs() < 90.0, "sample mean {mean}");
@@ -806,7 +848,7 @@ mod tests {
             let b = batch(xs, vec![Some("a"); 3]);
             let mut c = TrainingCollector::try_new("m", &b.schema(), None, None, 10, 0).unwrap();
             c.push(&b).unwrap();
-            c.finish(false).unwrap().fingerprint
+            c.finish(false, false).unwrap().fingerprint
         };
         assert_eq!(
             fp(vec![Some(1.0), Some(2.0), None]),

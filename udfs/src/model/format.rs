@@ -132,6 +132,7 @@ mod tests {
             model_type: ModelType::Kmeans,
             options: [("num_clusters".to_string(), "2".to_string())].into(),
             standardize: false,
+            native_encoding: false,
             features: vec![],
             training: TrainingInfo::default(),
             metrics: [("inertia".to_string(), 1.5)].into(),

@@ -138,6 +138,21 @@ pub struct LogisticOptions {
     pub seed: u64,
 }
 
+/// Validated boosted-tree options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoostedTreeOptions {
+    /// The label column.
+    pub label: String,
+    /// The positive class (default: the later of the two sorted labels).
+    pub positive_class: Option<String>,
+    /// The kernel's parameters.
+    pub params: crate::propensity::boosted_tree::BoostParams,
+    /// Held-out rows (default random 0.2).
+    pub data_split: DataSplit,
+    /// Past this many rows a uniform sample is used (default 10M).
+    pub max_training_rows: usize,
+}
+
 /// Options of a model type, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ValidOptions {
@@ -147,6 +162,8 @@ pub enum ValidOptions {
     NaiveBayes(NaiveBayesOptions),
     /// Logistic regression.
     LogisticReg(LogisticOptions),
+    /// Boosted trees.
+    BoostedTree(BoostedTreeOptions),
 }
 
 const KMEANS_KEYS: &[&str] = &[
@@ -178,6 +195,23 @@ const LOGISTIC_KEYS: &[&str] = &[
     "max_training_rows",
     "seed",
 ];
+const BOOSTED_TREE_KEYS: &[&str] = &[
+    "model_type",
+    "label",
+    "positive_class",
+    "num_trees",
+    "max_depth",
+    "learning_rate",
+    "min_rows_per_leaf",
+    "subsample",
+    "early_stop",
+    "l2",
+    "data_split",
+    "data_split_fraction",
+    "data_split_column",
+    "max_training_rows",
+    "seed",
+];
 const NAIVE_BAYES_KEYS: &[&str] = &[
     "model_type",
     "label",
@@ -196,6 +230,7 @@ impl ValidOptions {
             ValidOptions::Kmeans(_) => ModelType::Kmeans,
             ValidOptions::NaiveBayes(_) => ModelType::NaiveBayes,
             ValidOptions::LogisticReg(_) => ModelType::LogisticReg,
+            ValidOptions::BoostedTree(_) => ModelType::BoostedTree,
         }
     }
 
@@ -205,6 +240,7 @@ impl ValidOptions {
             ValidOptions::Kmeans(_) => None,
             ValidOptions::NaiveBayes(o) => Some(&o.label),
             ValidOptions::LogisticReg(o) => Some(&o.label),
+            ValidOptions::BoostedTree(o) => Some(&o.label),
         }
     }
 
@@ -212,6 +248,10 @@ impl ValidOptions {
     pub fn split_column(&self) -> Option<&str> {
         match self {
             ValidOptions::LogisticReg(LogisticOptions {
+                data_split: DataSplit::Column(c),
+                ..
+            })
+            | ValidOptions::BoostedTree(BoostedTreeOptions {
                 data_split: DataSplit::Column(c),
                 ..
             }) => Some(c),
@@ -225,7 +265,13 @@ impl ValidOptions {
             ValidOptions::Kmeans(o) => o.standardize,
             ValidOptions::NaiveBayes(_) => false,
             ValidOptions::LogisticReg(o) => o.standardize,
+            ValidOptions::BoostedTree(_) => false,
         }
+    }
+
+    /// Whether the model uses the native feature encoding (trees).
+    pub fn native_encoding(&self) -> bool {
+        matches!(self, ValidOptions::BoostedTree(_))
     }
 
     /// Row cap and sampling seed.
@@ -234,6 +280,7 @@ impl ValidOptions {
             ValidOptions::Kmeans(o) => (o.max_training_rows, o.seed),
             ValidOptions::NaiveBayes(o) => (o.max_training_rows, o.seed),
             ValidOptions::LogisticReg(o) => (o.max_training_rows, o.seed),
+            ValidOptions::BoostedTree(o) => (o.max_training_rows, o.params.seed),
         }
     }
 
@@ -294,6 +341,23 @@ impl ValidOptions {
                 put("data_split", o.data_split.to_string());
                 put("max_training_rows", o.max_training_rows.to_string());
                 put("seed", o.seed.to_string());
+            }
+            ValidOptions::BoostedTree(o) => {
+                put("label", o.label.clone());
+                if let Some(p) = &o.positive_class {
+                    put("positive_class", p.clone());
+                }
+                let p = &o.params;
+                put("num_trees", p.num_trees.to_string());
+                put("max_depth", p.max_depth.to_string());
+                put("learning_rate", p.learning_rate.to_string());
+                put("min_rows_per_leaf", p.min_rows_per_leaf.to_string());
+                put("subsample", p.subsample.to_string());
+                put("early_stop", p.early_stop.to_string());
+                put("l2", p.l2.to_string());
+                put("data_split", o.data_split.to_string());
+                put("max_training_rows", o.max_training_rows.to_string());
+                put("seed", p.seed.to_string());
             }
             ValidOptions::NaiveBayes(o) => {
                 put("label", o.label.clone());
@@ -420,6 +484,7 @@ pub fn validate(model: &str, options: &[(String, OptionValue)]) -> Result<ValidO
         ModelType::Kmeans => KMEANS_KEYS,
         ModelType::NaiveBayes => NAIVE_BAYES_KEYS,
         ModelType::LogisticReg => LOGISTIC_KEYS,
+        ModelType::BoostedTree => BOOSTED_TREE_KEYS,
     };
     if let Some(unknown) = r.values.keys().find(|k| !allowed.contains(&k.as_str())) {
         return plan_err!(
@@ -535,32 +600,7 @@ pub fn validate(model: &str, options: &[(String, OptionValue)]) -> Result<ValidO
                     ClassWeights::Explicit(v)
                 }
             };
-            let fraction = r.float("data_split_fraction", 0.2, 0.0, 0.9)?;
-            let column = r.string("data_split_column")?;
-            let data_split = match r.string("data_split")?.map(|s| s.to_ascii_lowercase()) {
-                None if column.is_some() => DataSplit::Column(column.clone().unwrap_or_default()),
-                None => DataSplit::Random(fraction),
-                Some(s) if s == "random" => DataSplit::Random(fraction),
-                Some(s) if s == "none" || s == "no_split" => DataSplit::None,
-                Some(s) if s == "column" => match column.clone() {
-                    Some(c) => DataSplit::Column(c),
-                    None => {
-                        return plan_err!(
-                            "CREATE MODEL {model}: data_split = 'column' needs data_split_column = '<boolean column>' (true marks held-out rows)"
-                        );
-                    }
-                },
-                Some(s) => {
-                    return plan_err!(
-                        "CREATE MODEL {model}: option data_split must be 'random', 'column' or 'none', got '{s}'"
-                    );
-                }
-            };
-            if matches!(data_split, DataSplit::Random(f) if f == 0.0) {
-                return plan_err!(
-                    "CREATE MODEL {model}: data_split_fraction must be above 0 for data_split = 'random' (use data_split = 'none' to train on every row)"
-                );
-            }
+            let data_split = data_split_option(model, &mut r)?;
             ValidOptions::LogisticReg(LogisticOptions {
                 label,
                 positive_class: r.string("positive_class")?,
@@ -572,6 +612,38 @@ pub fn validate(model: &str, options: &[(String, OptionValue)]) -> Result<ValidO
                 data_split,
                 max_training_rows: max_rows(&mut r)?,
                 seed: r.int("seed", 0, 0, u64::MAX)?,
+            })
+        }
+        ModelType::BoostedTree => {
+            let Some(label) = r.string("label")? else {
+                return plan_err!(
+                    "CREATE MODEL {model}: boosted_tree needs label = '<column>' naming the binary label column of the training query"
+                );
+            };
+            let data_split = data_split_option(model, &mut r)?;
+            let defaults = crate::propensity::boosted_tree::BoostParams::default();
+            let params = crate::propensity::boosted_tree::BoostParams {
+                num_trees: r.int("num_trees", defaults.num_trees as u64, 1, 100_000)? as usize,
+                max_depth: r.int("max_depth", defaults.max_depth as u64, 1, 16)? as usize,
+                learning_rate: r.float("learning_rate", defaults.learning_rate, 1e-6, 1.0)?,
+                min_rows_per_leaf: r.int(
+                    "min_rows_per_leaf",
+                    defaults.min_rows_per_leaf as u64,
+                    1,
+                    1 << 40,
+                )? as usize,
+                subsample: r.float("subsample", defaults.subsample, 0.01, 1.0)?,
+                early_stop: r.bool("early_stop", defaults.early_stop)?,
+                l2: r.float("l2", defaults.l2, 0.0, 1e12)?,
+                seed: r.int("seed", 0, 0, u64::MAX)?,
+                ..defaults
+            };
+            ValidOptions::BoostedTree(BoostedTreeOptions {
+                label,
+                positive_class: r.string("positive_class")?,
+                params,
+                data_split,
+                max_training_rows: max_rows(&mut r)?,
             })
         }
         ModelType::NaiveBayes => {
@@ -588,6 +660,37 @@ pub fn validate(model: &str, options: &[(String, OptionValue)]) -> Result<ValidO
             })
         }
     })
+}
+
+/// `data_split`, `data_split_fraction`, `data_split_column` (binary classifiers).
+fn data_split_option(model: &str, r: &mut Reader) -> Result<DataSplit> {
+    let fraction = r.float("data_split_fraction", 0.2, 0.0, 0.9)?;
+    let column = r.string("data_split_column")?;
+    let data_split = match r.string("data_split")?.map(|s| s.to_ascii_lowercase()) {
+        None if column.is_some() => DataSplit::Column(column.clone().unwrap_or_default()),
+        None => DataSplit::Random(fraction),
+        Some(s) if s == "random" => DataSplit::Random(fraction),
+        Some(s) if s == "none" || s == "no_split" => DataSplit::None,
+        Some(s) if s == "column" => match column.clone() {
+            Some(c) => DataSplit::Column(c),
+            None => {
+                return plan_err!(
+                    "CREATE MODEL {model}: data_split = 'column' needs data_split_column = '<boolean column>' (true marks held-out rows)"
+                );
+            }
+        },
+        Some(s) => {
+            return plan_err!(
+                "CREATE MODEL {model}: option data_split must be 'random', 'column' or 'none', got '{s}'"
+            );
+        }
+    };
+    if matches!(data_split, DataSplit::Random(f) if f == 0.0) {
+        return plan_err!(
+            "CREATE MODEL {model}: data_split_fraction must be above 0 for data_split = 'random' (use data_split = 'none' to train on every row)"
+        );
+    }
+    Ok(data_split)
 }
 
 fn type_list() -> String {

@@ -15,15 +15,17 @@ use rand::SeedableRng;
 use rand::seq::index::sample;
 
 use super::artifact::{
-    AutoKStep, KMeansBody, LogisticBody, Model, ModelBody, NaiveBayesBody, TrainingInfo,
+    AutoKStep, BoostedTreeBody, KMeansBody, LogisticBody, Model, ModelBody, NaiveBayesBody,
+    TrainingInfo,
 };
 use super::features::{TrainingCollector, TrainingData};
 use super::options::{
-    ClassWeights, DataSplit, KMeansOptions, LogisticOptions, NaiveBayesOptions, NumClusters,
-    ValidOptions, distance_name,
+    BoostedTreeOptions, ClassWeights, DataSplit, KMeansOptions, LogisticOptions, NaiveBayesOptions,
+    NumClusters, ValidOptions, distance_name,
 };
 use crate::metrics::davies_bouldin::davies_bouldin;
 use crate::metrics::silhouette::silhouette;
+use crate::propensity::boosted_tree::{BoostParams, BoostedTrees};
 use crate::propensity::logistic::{self, LogisticParams};
 use crate::segments::gaussian_nb::GaussianNb;
 use crate::segments::kmeans::{self, KMeansDistance, KMeansError, KMeansParams};
@@ -84,7 +86,7 @@ pub async fn collect(
         }
     }
     // One-hot expansion and imputation happen in place except the one-hot blocks.
-    collector.finish(standardize)
+    collector.finish(standardize, options.native_encoding())
 }
 
 /// Fits the model described by `options` on `data`. `threads` bounds the parallelism.
@@ -109,6 +111,7 @@ pub fn fit(
         ValidOptions::LogisticReg(o) => {
             fit_logistic(name, o, &data, threads, status, &mut metrics)?
         }
+        ValidOptions::BoostedTree(o) => fit_boosted(name, o, &data, threads, status, &mut metrics)?,
     };
     // JSON has no NaN or infinity: an undefined metric is left out rather than stored.
     metrics.retain(|_, v| v.is_finite());
@@ -119,6 +122,7 @@ pub fn fit(
         model_type: options.model_type(),
         options: options.effective(),
         standardize,
+        native_encoding: options.native_encoding(),
         features: data.specs,
         training: TrainingInfo {
             query: query.to_string(),
@@ -576,6 +580,94 @@ fn fit_logistic(
         data_split: o.data_split.to_string(),
         eval_rows: eval_rows as u64,
         model,
+    }))
+}
+
+fn fit_boosted(
+    name: &str,
+    o: &BoostedTreeOptions,
+    data: &TrainingData,
+    threads: usize,
+    status: &TrainStatus,
+    metrics: &mut std::collections::BTreeMap<String, f64>,
+) -> Result<ModelBody> {
+    let (y, classes, pos) = binary_labels(name, &o.label, o.positive_class.as_deref(), data)?;
+    let held = held_out_rows(&o.data_split, data);
+    let train_mask: Vec<bool> = held.iter().map(|h| !h).collect();
+    let columns = data.slices();
+    let train_cols = select_rows(&columns, &train_mask);
+    let train_cols: Vec<&[f64]> = train_cols.iter().map(Vec::as_slice).collect();
+    let train_y: Vec<bool> = y
+        .iter()
+        .zip(&train_mask)
+        .filter(|(_, k)| **k)
+        .map(|(v, _)| *v)
+        .collect();
+    if train_y.is_empty() {
+        return plan_err!(
+            "CREATE MODEL {name}: every row is held out for evaluation; nothing is left to train on"
+        );
+    }
+    // String features arrive as vocabulary indices and are split on natively.
+    let categorical: Vec<bool> = data
+        .specs
+        .iter()
+        .map(|s| matches!(s.kind, super::features::FeatureKind::Categorical { .. }))
+        .collect();
+    let params = BoostParams {
+        threads,
+        ..o.params.clone()
+    };
+    let mut observer = |_tree: usize, _train: f64, _valid: Option<f64>| {
+        status.iterations.fetch_add(1, Ordering::Relaxed);
+        if status.cancel.load(Ordering::Relaxed) {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    };
+    let trees = BoostedTrees::fit(
+        &train_cols,
+        &categorical,
+        &train_y,
+        None,
+        &params,
+        &mut observer,
+    )
+    .map_err(|e| {
+        if e.contains("cancelled") {
+            DataFusionError::Execution(format!("CREATE MODEL {name}: cancelled"))
+        } else {
+            DataFusionError::Plan(format!("CREATE MODEL {name}: {e}"))
+        }
+    })?;
+    let eval_rows = held.iter().filter(|&&h| h).count();
+    let eval_mask = if eval_rows > 0 {
+        held.clone()
+    } else {
+        train_mask
+    };
+    let eval_cols = select_rows(&columns, &eval_mask);
+    let eval_cols: Vec<&[f64]> = eval_cols.iter().map(Vec::as_slice).collect();
+    let eval_y: Vec<bool> = y
+        .iter()
+        .zip(&eval_mask)
+        .filter(|(_, k)| **k)
+        .map(|(v, _)| *v)
+        .collect();
+    let mut p = vec![0.0; eval_y.len()];
+    trees
+        .predict_proba(&eval_cols, &mut p)
+        .map_err(|e| DataFusionError::Execution(format!("CREATE MODEL {name}: {e}")))?;
+    binary_metrics(&eval_y, &p, 0.5, metrics);
+    metrics.insert("trees".into(), trees.trees.len() as f64);
+    Ok(ModelBody::BoostedTree(BoostedTreeBody {
+        label: o.label.clone(),
+        positive_class: classes[pos].clone(),
+        classes,
+        data_split: o.data_split.to_string(),
+        eval_rows: eval_rows as u64,
+        trees,
     }))
 }
 

@@ -51,7 +51,14 @@ pub fn assign_arrays(
 ) -> Result<Assignment> {
     let body = kmeans_body(function, model)?;
     let what = format!("{function}: model {}", model.label());
-    let encoded = encode_batch(&what, &model.features, model.standardize, arrays, rows)?;
+    let encoded = encode_batch(
+        &what,
+        &model.features,
+        model.standardize,
+        model.native_encoding,
+        arrays,
+        rows,
+    )?;
     if encoded.columns.len() != body.width {
         return exec_err!(
             "{what} is damaged: its features encode to {} columns but its centroids have {}",
