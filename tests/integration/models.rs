@@ -337,3 +337,35 @@ fn model_files_of_format_1_keep_loading() {
         assert!(shown[0].column_by_name("problem").unwrap().is_null(0));
     });
 }
+
+#[test]
+fn a_hand_edited_model_with_a_valid_checksum_is_an_error_not_a_panic() {
+    let state = temp_dir("models-edited");
+    rt().block_on(async {
+        let ctx = session_with_state(shop(), state.path()).await;
+        for (name, sql) in [
+            ("km", "CREATE MODEL km OPTIONS (model_type = 'kmeans', num_clusters = 2) AS SELECT * FROM (VALUES (1.0), (2.0), (8.0), (9.0)) AS t(x)"),
+            ("nb", "CREATE MODEL nb OPTIONS (model_type = 'naive_bayes', label = 'y') AS SELECT * FROM (VALUES (1.0, 'a'), (2.0, 'a'), (8.0, 'b'), (9.0, 'b')) AS t(x, y)"),
+            ("lr", "CREATE MODEL lr OPTIONS (model_type = 'logistic_reg', label = 'y', data_split = 'none') AS SELECT * FROM (VALUES (1.0, false), (2.0, true), (8.0, false), (9.0, true)) AS t(x, y)"),
+        ] {
+            query(&ctx, sql).await;
+            let registry = ModelRegistry::new(state.path().join("models"));
+            let mut model = (*registry.get(name, None).unwrap()).clone();
+            match &mut model.body {
+                ecomsql_udfs::model::ModelBody::Kmeans(b) => b.centroids.push(1.0),
+                ecomsql_udfs::model::ModelBody::NaiveBayes(b) => b.nb.means.pop().map(|_| ()).unwrap_or(()),
+                ecomsql_udfs::model::ModelBody::LogisticReg(b) => b.model.coefficients.push(0.5),
+                ecomsql_udfs::model::ModelBody::BoostedTree(_) => unreachable!(),
+            }
+            // Re-encoded with a correct checksum: only the shapes are wrong.
+            std::fs::write(
+                registry.version_path(name, 1),
+                ecomsql_udfs::model::format::encode(&model),
+            )
+            .unwrap();
+            let f = if name == "km" { "segment" } else { "predict_proba" };
+            let err = query_err(&ctx, &format!("SELECT {f}('{name}', 1.0)")).await;
+            assert!(err.contains("is damaged"), "{name}: {err}");
+        }
+    });
+}

@@ -80,6 +80,24 @@ pub fn classify_arrays(
         rows,
     )?;
     let classes = names.len();
+    let width = encoded.columns.len();
+    let fits = match &model.body {
+        ModelBody::NaiveBayes(b) => {
+            b.nb.dims == width
+                && b.nb.classes == classes
+                && b.nb.means.len() == classes * width
+                && b.nb.variances.len() == classes * width
+                && b.nb.priors.len() == classes
+        }
+        ModelBody::LogisticReg(b) => b.model.coefficients.len() == width && classes == 2,
+        ModelBody::BoostedTree(_) => classes == 2, // the kernel checks its own shapes
+        ModelBody::Kmeans(_) => true,
+    };
+    if !fits {
+        return exec_err!(
+            "{what} is damaged: its parameters do not match its {width} encoded features"
+        );
+    }
     let mut proba = vec![0.0; rows * classes];
     match &model.body {
         ModelBody::NaiveBayes(b) => b.nb.predict_proba(&encoded.slices(), &mut proba),

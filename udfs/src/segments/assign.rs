@@ -28,6 +28,22 @@ pub struct Assignment {
 /// The k-means part of `model`, or an error naming the function and model.
 pub fn kmeans_body<'m>(function: &str, model: &'m Model) -> Result<&'m KMeansBody> {
     match &model.body {
+        // A file that passed its checksum can still have been edited by hand: check the shapes
+        // the kernel relies on rather than let it panic.
+        ModelBody::Kmeans(k)
+            if k.k == 0
+                || k.centroids.len() != k.k * k.width
+                || k.cluster_sizes.len() != k.k
+                || k.centroids.iter().any(|c| !c.is_finite()) =>
+        {
+            exec_err!(
+                "{function}: model {} is damaged: {} centroids of width {} do not match its {} values",
+                model.label(),
+                k.k,
+                k.width,
+                k.centroids.len()
+            )
+        }
         ModelBody::Kmeans(k) => Ok(k),
         _ => exec_err!(
             "{function}: model {} is a {} model; {function} needs a kmeans model",
