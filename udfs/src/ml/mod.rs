@@ -16,6 +16,7 @@ use crate::model::ModelStore;
 pub mod classify;
 pub mod lazy_table;
 pub mod ml_evaluate;
+pub mod ml_feature_importance;
 pub mod ml_lift_table;
 pub mod ml_model_info;
 pub mod ml_predict;
@@ -49,6 +50,7 @@ pub fn table_functions(
     let predict = ml_predict::MlPredictFunc::new(Arc::clone(store));
     let lift = ml_lift_table::MlLiftTableFunc::new(Arc::clone(store));
     let roc = ml_roc_curve::MlRocCurveFunc::new(Arc::clone(store));
+    let importance = ml_feature_importance::MlFeatureImportanceFunc::new(Arc::clone(store));
     vec![
         (
             ml_evaluate::MlEvaluateFunc::NAME,
@@ -74,6 +76,11 @@ pub fn table_functions(
             ml_roc_curve::MlRocCurveFunc::NAME,
             roc.documentation().clone(),
             Arc::new(roc),
+        ),
+        (
+            ml_feature_importance::MlFeatureImportanceFunc::NAME,
+            importance.documentation().clone(),
+            Arc::new(importance),
         ),
     ]
     .into_iter()
