@@ -16,6 +16,7 @@ use crate::model::ModelStore;
 pub mod classify;
 pub mod lazy_table;
 pub mod ml_evaluate;
+pub mod ml_explain_predict;
 pub mod ml_feature_importance;
 pub mod ml_lift_table;
 pub mod ml_model_info;
@@ -51,6 +52,7 @@ pub fn table_functions(
     let lift = ml_lift_table::MlLiftTableFunc::new(Arc::clone(store));
     let roc = ml_roc_curve::MlRocCurveFunc::new(Arc::clone(store));
     let importance = ml_feature_importance::MlFeatureImportanceFunc::new(Arc::clone(store));
+    let explain = ml_explain_predict::MlExplainPredictFunc::new(Arc::clone(store));
     vec![
         (
             ml_evaluate::MlEvaluateFunc::NAME,
@@ -81,6 +83,11 @@ pub fn table_functions(
             ml_feature_importance::MlFeatureImportanceFunc::NAME,
             importance.documentation().clone(),
             Arc::new(importance),
+        ),
+        (
+            ml_explain_predict::MlExplainPredictFunc::NAME,
+            explain.documentation().clone(),
+            Arc::new(explain),
         ),
     ]
     .into_iter()
