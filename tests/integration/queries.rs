@@ -115,6 +115,33 @@ fn every_query_file_runs_and_its_result_is_checked() {
             assert!(churn_rate > 0.05 && churn_rate < 0.95, "{r:?}");
             continue;
         }
+        if name == "purchase_propensity" {
+            // 28 days before a cutoff and 14 after: runs on the 90-day shop.
+            let (header, rows) = run_on(&file, crate::fixture::long_shop());
+            let mut all = vec![header];
+            all.extend(rows);
+            let start = all
+                .iter()
+                .rposition(|r| r.first().is_some_and(|c| c == "bucket"))
+                .expect("the lift table");
+            let rows = all.split_off(start + 1);
+            assert_eq!(rows.len(), 10, "deciles: {rows:?}");
+            let lift_top = num(&rows[0][4]);
+            let lift_bottom = num(&rows[9][4]);
+            // Floors: the top decile buys clearly more often than average, the bottom less.
+            assert!(lift_top >= 1.5, "top-decile lift {lift_top}: {rows:?}");
+            assert!(
+                lift_bottom < 1.0,
+                "bottom-decile lift {lift_bottom}: {rows:?}"
+            );
+            assert!(
+                (num(&rows[9][5]) - 1.0).abs() < 1e-9,
+                "gain ends at 1: {rows:?}"
+            );
+            let users: f64 = rows.iter().map(|r| num(&r[1])).sum();
+            assert!(users >= 200.0, "held-out users: {users}");
+            continue;
+        }
         if name == "customer_segments" {
             // CREATE VIEW, CREATE MODEL (one row describing the model), then the profile.
             let (model, _) = run_last(&file, "model");
