@@ -43,11 +43,18 @@ static DOCUMENTATION: std::sync::LazyLock<datafusion::logical_expr::Documentatio
              ('kmeans++' or 'random'), max_iterations (100), tolerance (1e-4), n_init (1), seed \
              (0), distance ('euclidean' or 'cosine'), max_training_rows (10M; past it a uniform \
              sample). naive_bayes options: label (required), var_smoothing (1e-9), \
-             max_training_rows, seed.",
+             max_training_rows, seed. logistic_reg options: label (required; boolean, 0/1 or two \
+             strings), positive_class, l2 (1.0), max_iterations (100), tolerance (1e-4), \
+             class_weights ('balanced' or 'a:w, b:w'), standardize (true), data_split ('random' \
+             (default, 20% by row hash) | 'column' | 'none'), data_split_fraction, \
+             data_split_column, max_training_rows, seed. boosted_tree options: label, \
+             positive_class, num_trees (100), max_depth (6), learning_rate (0.1), \
+             min_rows_per_leaf (20), subsample (1.0), early_stop (true), l2 (1.0), the data_split \
+             options, max_training_rows, seed; missing values and strings are handled natively.",
             "CREATE [OR REPLACE] MODEL [IF NOT EXISTS] name OPTIONS (model_type = '…', key = value, …) AS SELECT …",
         )
         .with_argument("name", "Letters, digits and _ (not starting with a digit).")
-        .with_argument("model_type", "'kmeans' (segments) or 'naive_bayes' (Gaussian naive Bayes classifier, needs label).")
+        .with_argument("model_type", "'kmeans' (segments), 'naive_bayes' (Gaussian naive Bayes classifier), 'logistic_reg' or 'boosted_tree' (binary propensity); classifiers need label.")
         .with_sql_example(
             "```sql\n\
              > CREATE OR REPLACE MODEL seg OPTIONS (model_type = 'kmeans', num_clusters = 6)\n\
