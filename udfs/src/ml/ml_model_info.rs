@@ -9,13 +9,13 @@ use async_trait::async_trait;
 use datafusion::arrow::array::{RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{Result, plan_err};
+use datafusion::common::Result;
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::Documentation;
 
 use crate::doc::DOC_SECTION_MODELS;
 use crate::ml::lazy_table::{LazyTable, TableComputation};
-use crate::ml::model_args::string_literal;
+use crate::ml::model_args::only_model_arg;
 use crate::model::features::encoded_names;
 use crate::model::{Model, ModelBody, ModelRef, ModelStore, StoreHandle};
 
@@ -77,14 +77,7 @@ fn schema() -> SchemaRef {
 
 impl TableFunctionImpl for MlModelInfoFunc {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        if args.exprs().len() != 1 {
-            return plan_err!(
-                "{} expects 1 argument (a model name), got {}",
-                Self::NAME,
-                args.exprs().len()
-            );
-        }
-        let model = ModelRef::parse(&string_literal(Self::NAME, args.exprs(), 0, "model")?)?;
+        let model = only_model_arg(Self::NAME, args.exprs(), "a model name")?;
         Ok(Arc::new(LazyTable(ModelInfo {
             model,
             store: self.store.clone(),

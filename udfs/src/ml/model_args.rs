@@ -88,6 +88,18 @@ pub fn string_literal(function: &str, exprs: &[Expr], index: usize, what: &str) 
     }
 }
 
+/// The one argument of `f('model')` table functions: a string literal naming a model (and
+/// optionally a version). `what` describes it in the arity error ("a model name").
+pub fn only_model_arg(function: &str, exprs: &[Expr], what: &str) -> Result<ModelRef> {
+    if exprs.len() != 1 {
+        return plan_err!(
+            "{function} expects 1 argument ({what}), got {}",
+            exprs.len()
+        );
+    }
+    ModelRef::parse(&string_literal(function, exprs, 0, "model")?)
+}
+
 /// An integer-literal argument of a table function.
 pub fn int_literal(function: &str, exprs: &[Expr], index: usize, what: &str) -> Result<i64> {
     match exprs.get(index) {

@@ -46,6 +46,19 @@ pub struct TrainStatus {
     pub cancel: AtomicBool,
 }
 
+impl TrainStatus {
+    /// Counts one iteration (or tree) and says whether to go on: the observer every kernel's
+    /// fit loop calls.
+    pub fn tick(&self) -> std::ops::ControlFlow<()> {
+        self.iterations.fetch_add(1, Ordering::Relaxed);
+        if self.cancel.load(Ordering::Relaxed) {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+}
+
 /// Streams `input` into a column-major training store, growing `reservation` as rows arrive
 /// (so a training set that does not fit the session's memory limit fails with a clear error
 /// instead of exhausting the machine).
@@ -173,14 +186,7 @@ fn run_kmeans(
     params: &KMeansParams,
     status: &TrainStatus,
 ) -> Result<kmeans::KMeansFit> {
-    let mut observer = |_p: kmeans::FitProgress| {
-        status.iterations.fetch_add(1, Ordering::Relaxed);
-        if status.cancel.load(Ordering::Relaxed) {
-            std::ops::ControlFlow::Break(())
-        } else {
-            std::ops::ControlFlow::Continue(())
-        }
-    };
+    let mut observer = |_p: kmeans::FitProgress| status.tick();
     kmeans::fit(columns, params, &mut observer).map_err(|e| kmeans_error(name, e))
 }
 
@@ -469,6 +475,69 @@ fn select_rows(columns: &[&[f64]], keep: &[bool]) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// A kernel's fit error as the statement's error: cancellation is an execution error, anything
+/// else (single class, bad shapes) a problem with the training data.
+fn kernel_error(name: &str, e: String) -> DataFusionError {
+    if e.contains("cancelled") {
+        DataFusionError::Execution(format!("CREATE MODEL {name}: cancelled"))
+    } else {
+        DataFusionError::Plan(format!("CREATE MODEL {name}: {e}"))
+    }
+}
+
+/// Training and evaluation rows of a binary classifier, split as its `data_split` says.
+struct BinarySplit {
+    train: Vec<Vec<f64>>,
+    train_y: Vec<bool>,
+    eval: Vec<Vec<f64>>,
+    eval_y: Vec<bool>,
+    /// Rows held out (0 when the model is evaluated on its training rows).
+    held_out: usize,
+}
+
+impl BinarySplit {
+    fn new(name: &str, split: &DataSplit, data: &TrainingData, y: &[bool]) -> Result<Self> {
+        let held = held_out_rows(split, data);
+        let train_mask: Vec<bool> = held.iter().map(|h| !h).collect();
+        let held_out = held.iter().filter(|&&h| h).count();
+        // Evaluate on the held-out rows, or on the training rows when nothing is held out.
+        let eval_mask = if held_out > 0 {
+            held
+        } else {
+            train_mask.clone()
+        };
+        let columns = data.slices();
+        let pick = |mask: &[bool]| -> Vec<bool> {
+            y.iter()
+                .zip(mask)
+                .filter(|(_, k)| **k)
+                .map(|(v, _)| *v)
+                .collect()
+        };
+        let train_y = pick(&train_mask);
+        if train_y.is_empty() {
+            return plan_err!(
+                "CREATE MODEL {name}: every row is held out for evaluation; nothing is left to train on"
+            );
+        }
+        Ok(Self {
+            train: select_rows(&columns, &train_mask),
+            train_y,
+            eval: select_rows(&columns, &eval_mask),
+            eval_y: pick(&eval_mask),
+            held_out,
+        })
+    }
+
+    fn train_columns(&self) -> Vec<&[f64]> {
+        self.train.iter().map(Vec::as_slice).collect()
+    }
+
+    fn eval_columns(&self) -> Vec<&[f64]> {
+        self.eval.iter().map(Vec::as_slice).collect()
+    }
+}
+
 fn fit_logistic(
     name: &str,
     o: &LogisticOptions,
@@ -478,22 +547,9 @@ fn fit_logistic(
     metrics: &mut std::collections::BTreeMap<String, f64>,
 ) -> Result<ModelBody> {
     let (y, classes, pos) = binary_labels(name, &o.label, o.positive_class.as_deref(), data)?;
-    let held = held_out_rows(&o.data_split, data);
-    let train_mask: Vec<bool> = held.iter().map(|h| !h).collect();
-    let columns = data.slices();
-    let train_cols = select_rows(&columns, &train_mask);
-    let train_cols: Vec<&[f64]> = train_cols.iter().map(Vec::as_slice).collect();
-    let train_y: Vec<bool> = y
-        .iter()
-        .zip(&train_mask)
-        .filter(|(_, k)| **k)
-        .map(|(v, _)| *v)
-        .collect();
-    if train_y.is_empty() {
-        return plan_err!(
-            "CREATE MODEL {name}: every row is held out for evaluation; nothing is left to train on"
-        );
-    }
+    let split = BinarySplit::new(name, &o.data_split, data, &y)?;
+    let train_cols = split.train_columns();
+    let train_y = &split.train_y;
     let class_weights: Vec<f64> = match &o.class_weights {
         ClassWeights::None => vec![1.0, 1.0],
         ClassWeights::Balanced => {
@@ -531,46 +587,19 @@ fn fit_logistic(
         tolerance: o.tolerance,
         threads,
     };
-    let mut observer = |_it: usize, _loss: f64| {
-        status.iterations.fetch_add(1, Ordering::Relaxed);
-        if status.cancel.load(Ordering::Relaxed) {
-            std::ops::ControlFlow::Break(())
-        } else {
-            std::ops::ControlFlow::Continue(())
-        }
-    };
+    let mut observer = |_it: usize, _loss: f64| status.tick();
     let model = logistic::fit(
         &train_cols,
-        &train_y,
+        train_y,
         weights.as_deref(),
         &params,
         &mut observer,
     )
-    .map_err(|e| {
-        if e == "cancelled" {
-            DataFusionError::Execution(format!("CREATE MODEL {name}: cancelled"))
-        } else {
-            DataFusionError::Plan(format!("CREATE MODEL {name}: {e}"))
-        }
-    })?;
-    // Evaluate on the held-out rows (or on the training rows when nothing is held out).
-    let eval_rows = held.iter().filter(|&&h| h).count();
-    let eval_mask = if eval_rows > 0 {
-        held.clone()
-    } else {
-        train_mask
-    };
-    let eval_cols = select_rows(&columns, &eval_mask);
-    let eval_cols: Vec<&[f64]> = eval_cols.iter().map(Vec::as_slice).collect();
-    let eval_y: Vec<bool> = y
-        .iter()
-        .zip(&eval_mask)
-        .filter(|(_, k)| **k)
-        .map(|(v, _)| *v)
-        .collect();
-    let mut p = vec![0.0; eval_y.len()];
+    .map_err(|e| kernel_error(name, e))?;
+    let eval_cols = split.eval_columns();
+    let mut p = vec![0.0; split.eval_y.len()];
     model.predict_proba(&eval_cols, &mut p);
-    binary_metrics(&eval_y, &p, 0.5, metrics);
+    binary_metrics(&split.eval_y, &p, 0.5, metrics);
     metrics.insert("iterations".into(), model.iterations as f64);
     Ok(ModelBody::LogisticReg(LogisticBody {
         label: o.label.clone(),
@@ -578,7 +607,7 @@ fn fit_logistic(
         classes,
         class_weights,
         data_split: o.data_split.to_string(),
-        eval_rows: eval_rows as u64,
+        eval_rows: split.held_out as u64,
         model,
     }))
 }
@@ -592,22 +621,9 @@ fn fit_boosted(
     metrics: &mut std::collections::BTreeMap<String, f64>,
 ) -> Result<ModelBody> {
     let (y, classes, pos) = binary_labels(name, &o.label, o.positive_class.as_deref(), data)?;
-    let held = held_out_rows(&o.data_split, data);
-    let train_mask: Vec<bool> = held.iter().map(|h| !h).collect();
-    let columns = data.slices();
-    let train_cols = select_rows(&columns, &train_mask);
-    let train_cols: Vec<&[f64]> = train_cols.iter().map(Vec::as_slice).collect();
-    let train_y: Vec<bool> = y
-        .iter()
-        .zip(&train_mask)
-        .filter(|(_, k)| **k)
-        .map(|(v, _)| *v)
-        .collect();
-    if train_y.is_empty() {
-        return plan_err!(
-            "CREATE MODEL {name}: every row is held out for evaluation; nothing is left to train on"
-        );
-    }
+    let split = BinarySplit::new(name, &o.data_split, data, &y)?;
+    let train_cols = split.train_columns();
+    let train_y = &split.train_y;
     // String features arrive as vocabulary indices and are split on natively.
     let categorical: Vec<bool> = data
         .specs
@@ -618,55 +634,29 @@ fn fit_boosted(
         threads,
         ..o.params.clone()
     };
-    let mut observer = |_tree: usize, _train: f64, _valid: Option<f64>| {
-        status.iterations.fetch_add(1, Ordering::Relaxed);
-        if status.cancel.load(Ordering::Relaxed) {
-            std::ops::ControlFlow::Break(())
-        } else {
-            std::ops::ControlFlow::Continue(())
-        }
-    };
+    let mut observer = |_tree: usize, _train: f64, _valid: Option<f64>| status.tick();
     let trees = BoostedTrees::fit(
         &train_cols,
         &categorical,
-        &train_y,
+        train_y,
         None,
         &params,
         &mut observer,
     )
-    .map_err(|e| {
-        if e.contains("cancelled") {
-            DataFusionError::Execution(format!("CREATE MODEL {name}: cancelled"))
-        } else {
-            DataFusionError::Plan(format!("CREATE MODEL {name}: {e}"))
-        }
-    })?;
-    let eval_rows = held.iter().filter(|&&h| h).count();
-    let eval_mask = if eval_rows > 0 {
-        held.clone()
-    } else {
-        train_mask
-    };
-    let eval_cols = select_rows(&columns, &eval_mask);
-    let eval_cols: Vec<&[f64]> = eval_cols.iter().map(Vec::as_slice).collect();
-    let eval_y: Vec<bool> = y
-        .iter()
-        .zip(&eval_mask)
-        .filter(|(_, k)| **k)
-        .map(|(v, _)| *v)
-        .collect();
-    let mut p = vec![0.0; eval_y.len()];
+    .map_err(|e| kernel_error(name, e))?;
+    let eval_cols = split.eval_columns();
+    let mut p = vec![0.0; split.eval_y.len()];
     trees
         .predict_proba(&eval_cols, &mut p)
         .map_err(|e| DataFusionError::Execution(format!("CREATE MODEL {name}: {e}")))?;
-    binary_metrics(&eval_y, &p, 0.5, metrics);
+    binary_metrics(&split.eval_y, &p, 0.5, metrics);
     metrics.insert("trees".into(), trees.trees.len() as f64);
     Ok(ModelBody::BoostedTree(BoostedTreeBody {
         label: o.label.clone(),
         positive_class: classes[pos].clone(),
         classes,
         data_split: o.data_split.to_string(),
-        eval_rows: eval_rows as u64,
+        eval_rows: split.held_out as u64,
         trees,
     }))
 }
