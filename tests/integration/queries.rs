@@ -29,20 +29,31 @@ fn run(file: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
 /// Runs a query file as CSV against `data`; returns the header and rows.
 fn run_on(file: &std::path::Path, data: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
     let state = temp_dir("queries");
+    run_in(&["-f".as_ref(), file.as_os_str()], data, state.path())
+}
+
+/// Runs `ecomsql --format csv sql <args>` against `data` with the state directory `state`
+/// (models trained by one call are there for the next); returns the header and rows.
+fn run_in(
+    args: &[&std::ffi::OsStr],
+    data: &std::path::Path,
+    state: &std::path::Path,
+) -> (Vec<String>, Vec<Vec<String>>) {
+    let file = args.last().map(|a| a.to_string_lossy().into_owned());
+    let file = file.unwrap_or_default();
     let out = Command::new(env!("CARGO_BIN_EXE_ecomsql"))
         .arg("--data")
         .arg(data)
         .arg("--state-dir")
-        .arg(state.path())
-        .args(["--format", "csv", "sql", "-f"])
-        .arg(file)
+        .arg(state)
+        .args(["--format", "csv", "sql"])
+        .args(args)
         .output()
         .expect("run ecomsql");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "{}: {}",
-        file.display(),
+        "{file}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let mut lines = stdout.lines();
@@ -140,6 +151,10 @@ fn every_query_file_runs_and_its_result_is_checked() {
             );
             let users: f64 = rows.iter().map(|r| num(&r[1])).sum();
             assert!(users >= 200.0, "held-out users: {users}");
+            continue;
+        }
+        if name == "campaign_targets" {
+            check_campaign_targets(&file);
             continue;
         }
         if name == "customer_segments" {
@@ -357,4 +372,135 @@ fn every_query_file_runs_and_its_result_is_checked() {
             }
         }
     }
+}
+
+/// The last result in `all` (CSV rows of several results) whose header starts with `first`,
+/// up to the next row starting with one of `next` (the first cells of the later headers).
+fn result_starting(
+    all: &[Vec<String>],
+    first: &str,
+    next: &[&str],
+) -> (Vec<String>, Vec<Vec<String>>) {
+    let start = all
+        .iter()
+        .rposition(|r| r.first().is_some_and(|c| c == first))
+        .unwrap_or_else(|| panic!("no result with header {first}"));
+    let end = all[start + 1..]
+        .iter()
+        .position(|r| r.first().is_some_and(|c| next.contains(&c.as_str())))
+        .map_or(all.len(), |p| start + 1 + p);
+    (all[start].clone(), all[start + 1..end].to_vec())
+}
+
+/// `campaign_targets.sql` on the 90-day shop: every target is in the chosen segment (as
+/// `rfm_segments.sql` scores it, independently), has not bought in 14 days, and is in the top
+/// decile of the eligible customers; the model behind it clears a held-out AUC floor.
+fn check_campaign_targets(file: &std::path::Path) {
+    let data = crate::fixture::long_shop();
+    let state = temp_dir("campaign");
+    // The file, then two checks that need its views (views live for one session).
+    let script = state.path().join("campaign_targets_checked.sql");
+    let body = std::fs::read_to_string(file).expect("read the query file");
+    std::fs::write(
+        &script,
+        format!(
+            "{body}\nSELECT avg(probability) AS eligible_mean, count(*) AS eligible \
+             FROM ml_predict('campaign_propensity', 'SELECT * FROM campaign_eligible');\n\
+             SELECT key AS metric, value FROM ml_model_info('campaign_propensity') \
+             WHERE section = 'metric' AND key IN ('roc_auc', 'rows') ORDER BY key;\n"
+        ),
+    )
+    .expect("write the checked script");
+    let (header, rows) = run_in(&["-f".as_ref(), script.as_os_str()], data, state.path());
+    let mut all = vec![header];
+    all.extend(rows);
+    let (header, targets) = result_starting(&all, "user_id", &["eligible_mean"]);
+    assert_eq!(
+        header,
+        [
+            "user_id",
+            "segment",
+            "propensity",
+            "reason_1",
+            "effect_1",
+            "reason_2",
+            "effect_2",
+            "reason_3",
+            "effect_3"
+        ]
+    );
+    let (_, eligible) = result_starting(&all, "eligible_mean", &["metric"]);
+    let (mean, eligible) = (num(&eligible[0][0]), num(&eligible[0][1]));
+    let (_, metrics) = result_starting(&all, "metric", &[]);
+
+    // Top decile of the eligible (ntile(10): the first tile has ceil(n / 10) rows).
+    assert!(eligible >= 50.0, "eligible customers: {eligible}");
+    assert_eq!(
+        targets.len(),
+        (eligible / 10.0).ceil() as usize,
+        "{targets:?}"
+    );
+
+    // The segment, scored by the RFM query file itself.
+    let rfm = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("queries/rfm_segments.sql");
+    let (rfm_header, rfm_rows) = run_on(&rfm, data);
+    assert_eq!(rfm_header[7], "segment");
+    let segment_of: std::collections::HashMap<&str, &str> = rfm_rows
+        .iter()
+        .map(|r| (r[0].as_str(), r[7].as_str()))
+        .collect();
+    let features = [
+        "views",
+        "searches",
+        "carts",
+        "checkouts",
+        "active_days",
+        "days_since_last_event",
+        "orders",
+        "avg_order_value",
+        "coupon_share",
+        "days_since_last_order",
+        "acquisition_channel",
+    ];
+    let mut last = f64::INFINITY;
+    for t in &targets {
+        assert_eq!(segment_of.get(t[0].as_str()), Some(&"At Risk"), "{t:?}");
+        assert_eq!(t[1], "At Risk");
+        let p = num(&t[2]);
+        assert!(
+            p > 0.0 && p < 1.0 && p <= last,
+            "ordered by propensity: {t:?}"
+        );
+        last = p;
+        // Three distinct reasons, strongest first.
+        let reasons = [&t[3], &t[5], &t[7]];
+        assert!(
+            reasons.iter().all(|r| features.contains(&r.as_str())),
+            "{t:?}"
+        );
+        assert!(reasons[0] != reasons[1] && reasons[1] != reasons[2] && reasons[0] != reasons[2]);
+        let effects = [num(&t[4]).abs(), num(&t[6]).abs(), num(&t[8]).abs()];
+        assert!(
+            effects[0] + 1e-3 >= effects[1] && effects[1] + 1e-3 >= effects[2],
+            "{t:?}"
+        );
+    }
+    let top = targets.iter().map(|t| num(&t[2])).sum::<f64>() / targets.len() as f64;
+    assert!(top >= 1.5 * mean, "top decile {top} vs eligible {mean}");
+
+    // Nobody on the list bought in the 14 days before the end of the logs.
+    let ids: Vec<&str> = targets.iter().map(|t| t[0].as_str()).collect();
+    let sql = format!(
+        "SELECT count(*) AS n FROM orders WHERE status <> 'cancelled' \
+         AND ts >= (SELECT max(ts) FROM events) - INTERVAL '14 days' AND user_id IN ({})",
+        ids.join(",")
+    );
+    let (_, recent) = run_in(&["-c".as_ref(), sql.as_ref()], data, state.path());
+    assert_eq!(recent[0][0], "0", "targets who bought recently");
+
+    // The model the list comes from clears held-out floors.
+    assert_eq!(metrics[0][0], "roc_auc");
+    let auc = num(&metrics[0][1]);
+    assert!(auc >= 0.72, "held-out ROC AUC {auc}");
+    assert!(num(&metrics[1][1]) >= 300.0, "held-out rows {metrics:?}");
 }
