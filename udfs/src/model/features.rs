@@ -199,10 +199,20 @@ pub fn encode_batch(
                 let values = to_f64(array)?;
                 let values = values.as_primitive::<Float64Type>();
                 if native {
-                    let col: Vec<f64> = values
-                        .iter()
-                        .map(|v| v.filter(|x| !x.is_nan()).unwrap_or(f64::NAN))
-                        .collect();
+                    // NULL is missing (NaN), which the trees route; a NaN or infinite input is
+                    // not a value the model was trained on: its row's result is NULL, as for
+                    // every other model.
+                    let mut col = Vec::with_capacity(rows);
+                    for (r, v) in values.iter().enumerate() {
+                        match v {
+                            Some(x) if x.is_finite() => col.push(x),
+                            Some(_) => {
+                                bad_rows.get_or_insert_with(|| vec![false; rows])[r] = true;
+                                col.push(f64::NAN);
+                            }
+                            None => col.push(f64::NAN),
+                        }
+                    }
                     columns.push(col);
                     continue;
                 }
