@@ -282,7 +282,11 @@ fn bench_sql(c: &mut Criterion) {
         let mut arrays: Vec<ArrayRef> = data
             .columns
             .iter()
-            .map(|c| Arc::new(Float64Array::from(c[start..end].to_vec())) as ArrayRef)
+            .map(|c| {
+                // Missing values (NaN in the kernels' data) are NULLs in a table.
+                let values = c[start..end].iter().map(|v| (!v.is_nan()).then_some(*v));
+                Arc::new(values.collect::<Float64Array>()) as ArrayRef
+            })
             .collect();
         arrays.push(Arc::new(BooleanArray::from(
             data.labels[start..end].to_vec(),

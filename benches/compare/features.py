@@ -1,8 +1,11 @@
-"""Feature workloads in ecomsql and DuckDB on the same Parquet files: results checked equal,
-then median wall times compared. Called by run.sh; see there."""
-import argparse, csv, os, platform, re, statistics, subprocess, tempfile, time
+"""Feature workloads in ecomsql and DuckDB on the same Parquet files (and the RFM table in pandas,
+as a notebook would compute it): results checked equal, then median wall times and peak memory
+compared. Each engine runs in its own process, so peak memory (maximum resident set) is that
+workload's. Called by run.sh; see there.
 
-import duckdb
+    python3 benches/compare/features.py --data DIR --ecomsql BIN [--runs 5] [--out FILE]
+"""
+import argparse, csv, json, os, re, statistics, subprocess, sys, tempfile, time
 
 # name -> (ecomsql SQL, DuckDB SQL). Each returns a small result so output costs nothing.
 WORKLOADS = {
@@ -49,7 +52,94 @@ WORKLOADS = {
                                        FROM u LEFT JOIN chains USING (user_id))
            GROUP BY depth ORDER BY depth""",
     ),
+    "weekly cohort retention, 5 weeks": (
+        """SELECT cohort, count(*), sum(CASE WHEN r[1] THEN 1 ELSE 0 END),
+                  sum(CASE WHEN r[2] THEN 1 ELSE 0 END), sum(CASE WHEN r[3] THEN 1 ELSE 0 END),
+                  sum(CASE WHEN r[4] THEN 1 ELSE 0 END), sum(CASE WHEN r[5] THEN 1 ELSE 0 END)
+           FROM (SELECT u.user_id, CAST(date_trunc('week', u.signup_ts) AS DATE) AS cohort,
+                        retention(
+                          e.ts <  u.signup_ts + INTERVAL '7 days',
+                          e.ts >= u.signup_ts + INTERVAL '7 days'  AND e.ts < u.signup_ts + INTERVAL '14 days',
+                          e.ts >= u.signup_ts + INTERVAL '14 days' AND e.ts < u.signup_ts + INTERVAL '21 days',
+                          e.ts >= u.signup_ts + INTERVAL '21 days' AND e.ts < u.signup_ts + INTERVAL '28 days',
+                          e.ts >= u.signup_ts + INTERVAL '28 days' AND e.ts < u.signup_ts + INTERVAL '35 days') AS r
+                 FROM users u JOIN events e USING (user_id)
+                 GROUP BY u.user_id, CAST(date_trunc('week', u.signup_ts) AS DATE))
+           GROUP BY cohort ORDER BY cohort""",
+        # retention(c1, …): element 1 is "c1 happened", element i is "c1 and ci happened".
+        """SELECT cohort, count(*), sum(CASE WHEN a0 THEN 1 ELSE 0 END),
+                  sum(CASE WHEN a0 AND a1 THEN 1 ELSE 0 END), sum(CASE WHEN a0 AND a2 THEN 1 ELSE 0 END),
+                  sum(CASE WHEN a0 AND a3 THEN 1 ELSE 0 END), sum(CASE WHEN a0 AND a4 THEN 1 ELSE 0 END)
+           FROM (SELECT u.user_id, CAST(date_trunc('week', u.signup_ts) AS DATE) AS cohort,
+                        bool_or(e.ts <  u.signup_ts + INTERVAL '7 days') AS a0,
+                        bool_or(e.ts >= u.signup_ts + INTERVAL '7 days'  AND e.ts < u.signup_ts + INTERVAL '14 days') AS a1,
+                        bool_or(e.ts >= u.signup_ts + INTERVAL '14 days' AND e.ts < u.signup_ts + INTERVAL '21 days') AS a2,
+                        bool_or(e.ts >= u.signup_ts + INTERVAL '21 days' AND e.ts < u.signup_ts + INTERVAL '28 days') AS a3,
+                        bool_or(e.ts >= u.signup_ts + INTERVAL '28 days' AND e.ts < u.signup_ts + INTERVAL '35 days') AS a4
+                 FROM users u JOIN events e USING (user_id)
+                 GROUP BY u.user_id, CAST(date_trunc('week', u.signup_ts) AS DATE))
+           GROUP BY cohort ORDER BY cohort""",
+    ),
 }
+
+# The RFM workload in pandas, as a data scientist writes it in a notebook.
+PANDAS_RFM = """
+ev = pd.read_parquet(os.path.join(DATA, "events"), columns=["user_id", "event_type", "price", "quantity"])
+bought = ev[ev["event_type"] == "purchase"].assign(revenue=lambda d: d["price"] * d["quantity"])
+per_user = bought.groupby("user_id").agg(purchases=("revenue", "size"), revenue=("revenue", "sum"))
+per_user = per_user.reindex(ev["user_id"].unique(), fill_value=0)
+rows = [(len(per_user), int(per_user["purchases"].sum()), round(float(per_user["revenue"].sum()), 2))]
+"""
+
+
+def measured(cmd):
+    """Runs `cmd`; returns (stdout, stderr, peak resident memory of that process in MiB).
+
+    GNU time measures it: its small process starts the command, so the figure is the
+    command's own (a child forked from this Python process would start from its size)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".peak") as peak:
+        p = subprocess.run(["/usr/bin/time", "-o", peak.name, "-f", "%M"] + cmd,
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            raise SystemExit(f"{cmd[0]} failed:\n{p.stderr}")
+        kib = int(peak.read().strip().splitlines()[-1])
+    return p.stdout, p.stderr, kib / 1024
+
+
+def worker(kind, data, code, runs):
+    """Runs in a child process: one peer workload, warm-up then `runs` timed runs; prints JSON."""
+    times, rows = [], None
+    if kind == "duckdb":
+        import duckdb
+
+        con = duckdb.connect()
+        con.sql(f"CREATE VIEW events AS SELECT * FROM read_parquet('{data}/events/*/*.parquet', hive_partitioning = true)")
+        con.sql(f"CREATE VIEW users AS SELECT * FROM read_parquet('{data}/users/*.parquet')")
+        for i in range(runs + 1):
+            t = time.perf_counter()
+            rows = con.sql(code).fetchall()
+            times.append(time.perf_counter() - t)
+    else:
+        import pandas as pd
+
+        for i in range(runs + 1):
+            scope = {"pd": pd, "os": os, "DATA": data}
+            t = time.perf_counter()
+            exec(code, scope)
+            times.append(time.perf_counter() - t)
+            rows = scope["rows"]
+    print(json.dumps({"times": times[1:], "rows": [[str(v) for v in r] for r in rows]}))
+
+
+def run_peer(kind, data, code, runs):
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write(code)
+        path = f.name
+    stdout, _, mem = measured([sys.executable, __file__, "--worker", kind, "--data", data,
+                               "--code", path, "--runs", str(runs)])
+    os.unlink(path)
+    res = json.loads(stdout)
+    return res["times"], normalise(res["rows"]), mem
 
 
 def normalise(rows):
@@ -60,57 +150,60 @@ def run_ecomsql(binary, data, sql, runs):
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write("\\timing\n" + (sql.strip() + ";\n") * (runs + 1))
         path = f.name
-    out = subprocess.run([binary, "--data", data, "--format", "csv", "sql", "-f", path],
-                         capture_output=True, text=True, check=True)
+    stdout, stderr, mem = measured([binary, "--data", data, "--format", "csv", "sql", "-f", path])
     os.unlink(path)
-    times = [float(t) for t in re.findall(r"Time: ([0-9.]+)s", out.stderr)][1:]  # first is warm-up
-    lines = [l for l in out.stdout.strip().splitlines() if not l.startswith("Timing is")]
+    times = [float(t) for t in re.findall(r"Time: ([0-9.]+)s", stderr)][1:]  # first is warm-up
+    lines = [l for l in stdout.strip().splitlines() if not l.startswith("Timing is")]
     n = len(lines) // (runs + 1)  # each run prints a header and its rows
     rows = [tuple(r) for r in csv.reader(lines[1:n])]
-    return times, normalise(rows)
-
-
-def run_duckdb(con, sql, runs):
-    con.sql(sql).fetchall()  # warm-up
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        rows = con.sql(sql).fetchall()
-        times.append(time.perf_counter() - t)
-    return times, normalise(rows)
+    return times, normalise(rows), mem
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
-    ap.add_argument("--ecomsql", required=True)
+    ap.add_argument("--ecomsql")
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--out")
+    ap.add_argument("--out", help="append the section to this file")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--code", help=argparse.SUPPRESS)
     a = ap.parse_args()
-    con = duckdb.connect()
-    con.sql(f"CREATE VIEW events AS SELECT * FROM read_parquet('{a.data}/events/*/*.parquet', hive_partitioning = true)")
-    n_events = con.sql("SELECT count(*) FROM events").fetchall()[0][0]
+    if a.worker:
+        return worker(a.worker, a.data, open(a.code).read(), a.runs)
+    import duckdb, pandas
+
+    n_events = duckdb.sql(
+        f"SELECT count(*) FROM read_parquet('{a.data}/events/*/*.parquet')").fetchall()[0][0]
+    size = f"{n_events / 1e6:.1f}M events"
     lines = [
-        f"# ecomsql vs DuckDB {duckdb.__version__}: feature workloads",
+        f"## SQL feature workloads: ecomsql vs DuckDB {duckdb.__version__} (and pandas {pandas.__version__})",
         "",
-        f"Data: `{a.data}` ({n_events:,} events). Machine: {os.cpu_count()} cores, {platform.platform()}.",
-        f"Median of {a.runs} runs after one warm-up; both engines use all cores; results checked equal.",
+        f"Data: `{a.data}` ({n_events:,} events). Median of {a.runs} runs after one warm-up; every",
+        "engine uses all cores and reads the same Parquet files each run; results checked equal.",
+        "Peak memory: maximum resident set of the process that ran the workload (all runs).",
         "",
-        "| workload | ecomsql (s) | DuckDB (s) | ecomsql / DuckDB |",
-        "|---|---|---|---|",
+        "| workload | data | ecomsql (s) | peer | peer (s) | ecomsql / peer | ecomsql peak MiB | peer peak MiB |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for name, (ours, theirs) in WORKLOADS.items():
-        t_ours, r_ours = run_ecomsql(a.ecomsql, a.data, ours, a.runs)
-        t_duck, r_duck = run_duckdb(con, theirs or ours, a.runs)
-        if r_ours != r_duck:
-            raise SystemExit(f"{name}: results differ\n ecomsql: {r_ours}\n DuckDB:  {r_duck}")
-        mo, md = statistics.median(t_ours), statistics.median(t_duck)
-        lines.append(f"| {name} | {mo:.3f} | {md:.3f} | {mo / md:.2f}× |")
+    peers = [(name, "DuckDB", "duckdb", theirs or ours, ours) for name, (ours, theirs) in WORKLOADS.items()]
+    peers.insert(1, ("rfm (group by user)", "pandas", "pandas", PANDAS_RFM, WORKLOADS["rfm (group by user)"][0]))
+    ours_cache = {}
+    for name, peer, kind, code, ours in peers:
+        if name not in ours_cache:
+            ours_cache[name] = run_ecomsql(a.ecomsql, a.data, ours, a.runs)
+        t_ours, r_ours, m_ours = ours_cache[name]
+        t_peer, r_peer, m_peer = run_peer(kind, a.data, code, a.runs)
+        if [list(r) for r in r_ours] != [list(r) for r in r_peer]:
+            raise SystemExit(f"{name}: results differ\n ecomsql: {r_ours}\n {peer}: {r_peer}")
+        mo, mp = statistics.median(t_ours), statistics.median(t_peer)
+        lines.append(f"| {name} | {size} | {mo:.3f} | {peer} | {mp:.3f} | {mo / mp:.2f}× "
+                     f"| {m_ours:.0f} | {m_peer:.0f} |")
+        print(lines[-1], flush=True)
     text = "\n".join(lines) + "\n"
     print(text)
     if a.out:
-        with open(a.out, "w") as f:
-            f.write(text)
+        with open(a.out, "a") as f:
+            f.write("\n" + text)
 
 
 if __name__ == "__main__":
