@@ -213,26 +213,39 @@ fn print_status(rows: &[JobStatus]) {
     }
 }
 
-async fn signal() {
+/// Waits for SIGTERM or SIGINT (Ctrl-C), twice: the first sends `stop`, the second `abort`.
+/// The handlers are installed before this returns, so a signal sent as soon as the scheduler
+/// logs anything is never the default (killing) action.
+fn watch_signals(
+    stop: tokio::sync::oneshot::Sender<()>,
+    abort: tokio::sync::oneshot::Sender<()>,
+) -> Result<(), AppError> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+        let install = |kind| {
+            signal(kind).map_err(|e| AppError::DataFusion(format!("cannot watch signals: {e}")))
+        };
+        let mut term = install(SignalKind::terminate())?;
+        let mut int = install(SignalKind::interrupt())?;
+        tokio::spawn(async move {
+            for tx in [stop, abort] {
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
                     _ = term.recv() => {}
+                    _ = int.recv() => {}
                 }
+                let _ = tx.send(());
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+        });
     }
     #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    tokio::spawn(async move {
+        for tx in [stop, abort] {
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = tx.send(());
+        }
+    });
+    Ok(())
 }
 
 /// `ecomsql schedule DIR [--list | --once]`.
@@ -277,12 +290,7 @@ pub fn schedule_dir(config: &Config, dir: &Path, list: bool, once: bool) -> Resu
     rt.block_on(async move {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (abort_tx, abort_rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            signal().await;
-            let _ = stop_tx.send(());
-            signal().await;
-            let _ = abort_tx.send(());
-        });
+        watch_signals(stop_tx, abort_tx)?;
         let ends = scheduler
             .run(
                 async move {
@@ -294,7 +302,8 @@ pub fn schedule_dir(config: &Config, dir: &Path, list: bool, once: bool) -> Resu
             )
             .await;
         tracing::info!(runs = ends.len(), "scheduler stopped");
-    });
+        Ok::<(), AppError>(())
+    })?;
     Ok(())
 }
 

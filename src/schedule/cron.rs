@@ -236,7 +236,7 @@ mod tests {
         );
         // A daily job in New York is 24 hours apart except across the change.
         let s = CronSchedule::parse("0 3 * * *", ny).unwrap();
-        let a = s.next_after(utc("2026-10-31T12:00:00Z")).unwrap();
+        let a = s.next_after(utc("2026-10-31T00:00:00Z")).unwrap();
         let b = s.next_after(a).unwrap();
         assert_eq!((b - a).num_hours(), 25);
     }
