@@ -969,3 +969,35 @@ fn runs_table_is_queryable_in_a_session() {
         assert_eq!(batches[0].column(0).as_primitive::<Int32Type>().value(0), 1);
     });
 }
+
+#[test]
+fn an_attempt_past_its_timeout_is_cancelled_and_recorded() {
+    let tmp = temp_dir("timeout");
+    let cfg = config(shop(), tmp.path());
+    let file = tmp.path().join("endless.sql");
+    // Counting a trillion rows never finishes here: only the timeout ends it.
+    std::fs::write(
+        &file,
+        "-- output: endless.csv\n-- timeout: 1s\nSELECT count(*) AS n FROM generate_series(1, 1000000000000);\n",
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let job = ecomsql::schedule::header::parse_job(&file, &text, &cfg.output_root).unwrap();
+    let clock = TestClock::at("2026-03-01T00:00:00Z");
+    let r = rt()
+        .block_on(Runner::new(cfg.clone(), clock.clone()).run(&job, clock.now(), &[], false))
+        .unwrap();
+    let RunResult::Ran(s) = r else {
+        panic!("{r:?}")
+    };
+    assert_eq!(s.outcome, Outcome::Timeout);
+    assert_eq!(s.error.as_deref(), Some("timed out after 1s"));
+    assert!(!cfg.output_root.join("endless.csv").exists());
+    let left: Vec<_> = std::fs::read_dir(&cfg.output_root)
+        .map(|rd| rd.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "the temporary file is removed: {left:?}");
+    let records = History::new(&cfg.state_dir).all_records();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].outcome, Outcome::Timeout);
+}
