@@ -302,8 +302,6 @@ fn read_record(path: &Path) -> Option<RunRecord> {
 /// table lists the folder on every query, so new runs show up at once.
 pub fn register_runs_table(ctx: &SessionContext, state_dir: &Path) -> Result<()> {
     let history = History::new(state_dir);
-    // A listing needs the folder; a read-only state directory just gives an empty table.
-    let _ = fs::create_dir_all(history.dir());
     let dir = std::path::absolute(history.dir())?;
     let mut url = dir.display().to_string();
     if !url.ends_with('/') {

@@ -192,21 +192,18 @@ fn every_scheduled_query_file_runs_and_its_output_is_checked() {
                 .unwrap_or_else(|| panic!("{name}: {stdout}")),
         );
         assert!(written.starts_with(state.path().join("out")), "{written:?}");
-        assert!(
-            written.to_string_lossy().contains(at),
-            "{{date}} in the path: {written:?}"
-        );
         // Every scheduled file: a readable, non-empty output.
+        let lines = || std::fs::read_to_string(&written).unwrap().lines().count();
         let rows = match written.extension().and_then(|e| e.to_str()) {
             Some("parquet") => parquet_rows(&written).unwrap(),
-            Some("csv") | Some("json") => {
-                std::fs::read_to_string(&written).unwrap().lines().count()
-            }
+            Some("csv") => lines().saturating_sub(1),
+            Some("json") => lines(),
             other => panic!("{name}: unexpected output type {other:?}"),
         };
         assert!(rows > 0, "{name}: empty output");
         match name.as_str() {
             "daily_rfm_segments" => {
+                assert!(written.ends_with(format!("rfm/dt={at}/segments.parquet")));
                 let b = parquet_batches(&written);
                 let expected = count(
                     data,
