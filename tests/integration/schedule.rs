@@ -703,6 +703,24 @@ fn bad_headers_are_reported_with_file_and_line() {
         ],
     );
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid --at"));
+    // A run whose SQL fails exits non-zero and says why.
+    job(
+        &jobs,
+        "fails.sql",
+        "-- output: f.csv\nSELECT * FROM no_such_table;\n",
+    );
+    let fails = run_cli(
+        shop(),
+        tmp.path(),
+        &["run", jobs.join("fails.sql").to_str().unwrap()],
+    );
+    assert!(!fails.status.success());
+    let stderr = String::from_utf8_lossy(&fails.stderr);
+    assert!(
+        stderr.contains("job fails: failed after 1 attempt(s): statement 1 of 1:")
+            && stderr.contains("no_such_table"),
+        "{stderr}"
+    );
 }
 
 /// A job writing `rows` rows of Parquet (big enough to take a while in a debug build).
@@ -997,4 +1015,49 @@ fn an_attempt_past_its_timeout_is_cancelled_and_recorded() {
     let records = History::new(&cfg.state_dir).all_records();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].outcome, Outcome::Timeout);
+}
+
+#[test]
+fn append_mode_adds_a_file_per_logical_run_and_replaces_only_its_own() {
+    let tmp = temp_dir("append");
+    let cfg = config(shop(), tmp.path());
+    let file = tmp.path().join("daily_count.sql");
+    std::fs::write(
+        &file,
+        "-- output: counts/users.csv\n-- mode: append\n-- param: k = 1\nSELECT {date} AS d, {k} AS k;\n",
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let job = ecomsql::schedule::header::parse_job(&file, &text, &cfg.output_root).unwrap();
+    let clock = TestClock::at("2026-03-01T00:00:00Z");
+    let runner = Runner::new(cfg.clone(), clock.clone());
+    rt().block_on(async {
+        for (at, k) in [
+            ("2026-03-01T03:00:00Z", 1),
+            ("2026-03-02T03:00:00Z", 1),
+            ("2026-03-01T03:00:00Z", 2),
+        ] {
+            let k = ecomsql::schedule::params::ParamValue::Int(k);
+            let r = runner
+                .run(&job, utc(at), &[("k".to_string(), k)], false)
+                .await
+                .unwrap();
+            assert!(
+                matches!(r, RunResult::Ran(ref s) if s.outcome == Outcome::Success),
+                "{r:?}"
+            );
+        }
+    });
+    let dir = cfg.output_root.join("counts");
+    assert_eq!(
+        outputs(&dir),
+        ["users-20260301T030000Z.csv", "users-20260302T030000Z.csv"]
+    );
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    assert_eq!(
+        read("users-20260301T030000Z.csv"),
+        "d,k\n2026-03-01,2\n",
+        "re-run replaced its own file"
+    );
+    assert_eq!(read("users-20260302T030000Z.csv"), "d,k\n2026-03-02,1\n");
 }
