@@ -106,6 +106,9 @@ pub struct Scheduler {
     running: JoinSet<Vec<RunEnd>>,
     running_jobs: HashSet<String>,
     task_jobs: HashMap<tokio::task::Id, String>,
+    /// Jobs whose last run could not even start or be recorded (e.g. an unwritable state
+    /// directory): not retried before this instant, so such a job does not spin.
+    hold_until: HashMap<String, DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -129,6 +132,7 @@ impl Scheduler {
             running: JoinSet::new(),
             running_jobs: HashSet::new(),
             task_jobs: HashMap::new(),
+            hold_until: HashMap::new(),
         }
     }
 
@@ -260,7 +264,9 @@ impl Scheduler {
         let last = self.history.last_logical_times();
         let mut started = 0;
         for job in self.jobs() {
-            if self.running_jobs.contains(&job.name) {
+            if self.running_jobs.contains(&job.name)
+                || self.hold_until.get(&job.name).is_some_and(|t| *t > now)
+            {
                 continue;
             }
             let times = self.due(&job, now, last.get(&job.name).copied());
@@ -300,8 +306,19 @@ impl Scheduler {
     }
 
     fn finished(&mut self, id: tokio::task::Id, ends: Option<Vec<RunEnd>>) -> Vec<RunEnd> {
-        if let Some(name) = self.task_jobs.remove(&id) {
-            self.running_jobs.remove(&name);
+        let name = self.task_jobs.remove(&id);
+        if let Some(name) = &name {
+            self.running_jobs.remove(name);
+            let broken = ends
+                .as_ref()
+                .is_none_or(|e| e.iter().any(|e| e.result.is_err()));
+            if broken {
+                let until =
+                    self.clock.now() + chrono::Duration::from_std(RESCAN).unwrap_or_default();
+                self.hold_until.insert(name.clone(), until);
+            } else {
+                self.hold_until.remove(name);
+            }
         }
         ends.unwrap_or_default()
     }

@@ -1061,3 +1061,34 @@ fn append_mode_adds_a_file_per_logical_run_and_replaces_only_its_own() {
     );
     assert_eq!(read("users-20260302T030000Z.csv"), "d,k\n2026-03-02,1\n");
 }
+
+#[test]
+fn a_job_that_cannot_start_waits_for_the_next_rescan_instead_of_spinning() {
+    let tmp = temp_dir("cannot-start");
+    let jobs = tmp.path().join("jobs");
+    std::fs::create_dir_all(&jobs).unwrap();
+    job(
+        &jobs,
+        "a.sql",
+        "-- schedule: @hourly\n-- output: a.csv\nSELECT 1 AS one;\n",
+    );
+    let mut cfg = config(shop(), tmp.path());
+    // A state "directory" that is a file: no lock can be taken, no history written.
+    cfg.state_dir = tmp.path().join("not-a-dir");
+    std::fs::write(&cfg.state_dir, b"x").unwrap();
+    let clock = TestClock::at("2026-02-01T12:30:00Z");
+    rt().block_on(async {
+        let mut s = Scheduler::new(
+            &jobs,
+            Runner::new(cfg.clone(), clock.clone()),
+            clock.clone(),
+        );
+        let ends = s.run_due().await;
+        assert_eq!(ends.len(), 1);
+        let err = ends[0].result.as_ref().unwrap_err();
+        assert!(err.contains("job a:") && err.contains("not-a-dir"), "{err}");
+        assert!(s.run_due().await.is_empty(), "held until the next rescan");
+        clock.set("2026-02-01T12:31:00Z");
+        assert_eq!(s.run_due().await.len(), 1, "tried again after it");
+    });
+}
