@@ -106,8 +106,8 @@ pub struct Scheduler {
     running: JoinSet<Vec<RunEnd>>,
     running_jobs: HashSet<String>,
     task_jobs: HashMap<tokio::task::Id, String>,
-    /// Jobs whose last run could not even start or be recorded (e.g. an unwritable state
-    /// directory): not retried before this instant, so such a job does not spin.
+    /// Jobs whose last run could not start (another process holds it, or e.g. an unwritable
+    /// state directory): not tried again before this instant, so the loop does not spin.
     hold_until: HashMap<String, DateTime<Utc>>,
 }
 
@@ -309,9 +309,12 @@ impl Scheduler {
         let name = self.task_jobs.remove(&id);
         if let Some(name) = &name {
             self.running_jobs.remove(name);
-            let broken = ends
-                .as_ref()
-                .is_none_or(|e| e.iter().any(|e| e.result.is_err()));
+            // Also a run another process holds: it may take a while, so look again at the
+            // next rescan rather than at once.
+            let broken = ends.as_ref().is_none_or(|e| {
+                e.iter()
+                    .any(|e| matches!(e.result, Err(_) | Ok(RunResult::Busy { .. })))
+            });
             if broken {
                 let until =
                     self.clock.now() + chrono::Duration::from_std(RESCAN).unwrap_or_default();

@@ -21,7 +21,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use ecomsql::schedule::clock::Clock;
 use ecomsql::schedule::history::{History, Outcome};
 use ecomsql::schedule::runner::{RunResult, Runner};
-use ecomsql::schedule::scheduler::Scheduler;
+use ecomsql::schedule::scheduler::{RunEnd, Scheduler};
 
 use crate::fixture::{long_shop, scalar_i64, session, shop, temp_dir};
 
@@ -1090,5 +1090,34 @@ fn a_job_that_cannot_start_waits_for_the_next_rescan_instead_of_spinning() {
         assert!(s.run_due().await.is_empty(), "held until the next rescan");
         clock.set("2026-02-01T12:31:00Z");
         assert_eq!(s.run_due().await.len(), 1, "tried again after it");
+    });
+}
+
+#[test]
+fn a_job_running_in_another_process_is_looked_at_again_only_at_the_next_rescan() {
+    let tmp = temp_dir("held-elsewhere");
+    let jobs = tmp.path().join("jobs");
+    std::fs::create_dir_all(&jobs).unwrap();
+    job(
+        &jobs,
+        "a.sql",
+        "-- schedule: @hourly\n-- output: a.csv\nSELECT 1 AS one;\n",
+    );
+    let cfg = config(shop(), tmp.path());
+    let clock = TestClock::at("2026-02-01T12:30:00Z");
+    // Another run holds the job's lock.
+    let held = ecomsql::schedule::lock::try_lock(&cfg.state_dir, "a").unwrap();
+    rt().block_on(async {
+        let mut s = Scheduler::new(&jobs, Runner::new(cfg.clone(), clock.clone()), clock.clone());
+        let ends = s.run_due().await;
+        assert!(matches!(ends[..], [RunEnd { result: Ok(RunResult::Busy { .. }), .. }]), "{ends:?}");
+        assert!(s.run_due().await.is_empty(), "not asked again at once");
+        drop(held);
+        clock.set("2026-02-01T12:31:00Z");
+        let ends = s.run_due().await;
+        assert!(
+            matches!(&ends[..], [RunEnd { result: Ok(RunResult::Ran(r)), .. }] if r.outcome == Outcome::Success),
+            "{ends:?}"
+        );
     });
 }
