@@ -46,6 +46,9 @@ pub struct GlobalArgs {
     /// Rows shown by the table format before eliding [env: ECOMSQL_MAX_ROWS]
     #[arg(long, global = true, value_name = "N")]
     pub max_rows: Option<usize>,
+    /// Root folder of scheduled outputs (default: ./out) [env: ECOMSQL_OUTPUT_ROOT]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub output_root: Option<PathBuf>,
     /// Config file (default: ./ecomsql.toml if present)
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -60,6 +63,40 @@ pub enum Command {
     Sql(SqlArgs),
     /// Generate synthetic shop logs with planted personas
     Gen(GenArgs),
+    /// Run one query file with a header once, writing its output (for backfills: --at)
+    Run(RunArgs),
+    /// Run every query file in a folder on its schedule (or --list them)
+    Schedule(ScheduleArgs),
+}
+
+/// `ecomsql run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Query file whose header names an output (`-- output: …`)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Logical time of the run, setting {date} and {run_ts}: 2026-01-05, "2026-01-05 03:00"
+    /// (in the job's time zone) or 2026-01-05T03:00:00Z (default: now)
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub at: Option<String>,
+    /// A parameter as NAME=VALUE, typed from its text (42, 0.5, true, 2026-01-05, or a string;
+    /// '42' in quotes is a string); repeatable
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+}
+
+/// `ecomsql schedule`.
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// Folder of query files; those with a `-- schedule:` header are jobs
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Show each job, its next run and its last outcome, then exit
+    #[arg(long, conflicts_with = "once")]
+    pub list: bool,
+    /// Run what is due now (with catch-up), wait for it, then exit (for an external cron)
+    #[arg(long)]
+    pub once: bool,
 }
 
 /// `ecomsql sql`.
@@ -128,6 +165,9 @@ pub enum AppError {
     /// The shell's line editor failed.
     #[error("terminal: {0}")]
     Terminal(String),
+    /// A query file or scheduled run failed.
+    #[error(transparent)]
+    Schedule(#[from] crate::schedule::ScheduleError),
 }
 
 impl From<datafusion::error::DataFusionError> for AppError {
@@ -156,6 +196,7 @@ fn config_layers(global: &GlobalArgs) -> Result<crate::Config, AppError> {
         target_partitions: global.target_partitions,
         format: global.format,
         max_rows: global.max_rows,
+        output_root: global.output_root.clone(),
     };
     Ok(ConfigLayer::default()
         .merge(file)
@@ -183,6 +224,12 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             let s = crate::generator::generate(&opts)?;
             repl::print_gen_summary(&opts, &s);
             Ok(())
+        }
+        Some(Command::Run(a)) => {
+            crate::schedule::commands::run_file(&config, &a.file, a.at.as_deref(), &a.params)
+        }
+        Some(Command::Schedule(a)) => {
+            crate::schedule::commands::schedule_dir(&config, &a.dir, a.list, a.once)
         }
         Some(Command::Sql(a)) => {
             let script = match (a.command, a.file) {

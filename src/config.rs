@@ -80,6 +80,8 @@ pub struct ConfigLayer {
     pub format: Option<OutputFormat>,
     /// Largest number of rows the table format prints before eliding.
     pub max_rows: Option<usize>,
+    /// Folder scheduled query files write their outputs under.
+    pub output_root: Option<PathBuf>,
 }
 
 /// Validated configuration.
@@ -97,6 +99,9 @@ pub struct Config {
     pub format: OutputFormat,
     /// Row cap of the table format.
     pub max_rows: usize,
+    /// Root of scheduled outputs: relative `output:` paths are under it, and no output may
+    /// leave it.
+    pub output_root: PathBuf,
 }
 
 impl Default for Config {
@@ -120,8 +125,8 @@ impl ConfigLayer {
         })
     }
 
-    /// Reads `ECOMSQL_DATA` (or `ECOMSQL_DATA_DIR`), `ECOMSQL_STATE_DIR`, `ECOMSQL_MEMORY_LIMIT`,
-    /// `ECOMSQL_TARGET_PARTITIONS`, `ECOMSQL_FORMAT` and `ECOMSQL_MAX_ROWS` from `vars`.
+    /// Reads `ECOMSQL_DATA` (or `ECOMSQL_DATA_DIR`), `ECOMSQL_STATE_DIR`, `ECOMSQL_OUTPUT_ROOT`,
+    /// `ECOMSQL_MEMORY_LIMIT`, `ECOMSQL_TARGET_PARTITIONS`, `ECOMSQL_FORMAT` and `ECOMSQL_MAX_ROWS` from `vars`.
     pub fn from_env(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         let mut layer = Self::default();
         for (k, v) in vars {
@@ -131,6 +136,7 @@ impl ConfigLayer {
             match key {
                 "DATA" | "DATA_DIR" => layer.data_dir = Some(PathBuf::from(v)),
                 "STATE_DIR" => layer.state_dir = Some(PathBuf::from(v)),
+                "OUTPUT_ROOT" => layer.output_root = Some(PathBuf::from(v)),
                 "MEMORY_LIMIT" => layer.memory_limit = Some(v),
                 "TARGET_PARTITIONS" => {
                     layer.target_partitions = Some(v.parse().map_err(|_| ConfigError::Invalid {
@@ -162,6 +168,7 @@ impl ConfigLayer {
             target_partitions: over.target_partitions.or(self.target_partitions),
             format: over.format.or(self.format),
             max_rows: over.max_rows.or(self.max_rows),
+            output_root: over.output_root.or(self.output_root),
         }
     }
 
@@ -188,6 +195,7 @@ impl ConfigLayer {
             target_partitions,
             format: self.format.unwrap_or_default(),
             max_rows: self.max_rows.unwrap_or(40),
+            output_root: self.output_root.unwrap_or_else(|| PathBuf::from("out")),
         })
     }
 }

@@ -11,6 +11,9 @@
 //!   DROP MODEL, SHOW MODELS to DataFusion's SQL).
 //! - [`registry`]: the on-disk model registry under `<state_dir>/models`.
 //! - [`repl`]: the interactive shell and the non-interactive `sql` command.
+//! - [`schedule`]: scheduled query files (`ecomsql run`, `ecomsql schedule`) and their run
+//!   history (`ecomsql.runs`).
+//! - [`durable`]: fsync helpers shared by everything that writes files atomically.
 //! - [`cli`]: command-line parsing and dispatch (`main.rs` only calls [`cli::run`]).
 //!
 //! Every entry point builds its session with [`build_session`], which registers all ecomsql
@@ -21,10 +24,12 @@
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod durable;
 pub mod generator;
 pub mod registry;
 pub mod repl;
 pub mod sample;
+pub mod schedule;
 pub mod statements;
 
 use std::sync::Arc;
@@ -59,6 +64,8 @@ pub fn build_session(config: &Config) -> Result<SessionContext> {
     let session_config = session_config.with_extension(Arc::clone(&registry));
     let ctx = SessionContext::new_with_config_rt(session_config, runtime.build_arc()?);
     ecomsql_udfs::register_all(&ctx, registry);
+    // The scheduler's run history, as `ecomsql.runs`.
+    schedule::history::register_runs_table(&ctx, &config.state_dir)?;
     Ok(ctx)
 }
 

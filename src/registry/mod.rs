@@ -344,11 +344,5 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
-    // Makes the new directory entry durable; not supported on every platform, so best-effort
-    // there.
-    match File::open(dir).and_then(|d| d.sync_all()) {
-        Ok(()) => Ok(()),
-        Err(e) if cfg!(unix) => Err(io_error(dir, "cannot sync", e)),
-        Err(_) => Ok(()),
-    }
+    crate::durable::sync_dir(dir).map_err(|e| io_error(dir, "cannot sync", e))
 }

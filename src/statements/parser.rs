@@ -12,7 +12,7 @@
 
 use datafusion::error::{DataFusionError, Result};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 use ecomsql_udfs::model::options::OptionValue;
 use ecomsql_udfs::model::{ModelRef, validate_model_name};
 
@@ -56,6 +56,44 @@ fn syntax(msg: String) -> DataFusionError {
     )
 }
 
+fn tokenize(sql: &str) -> Result<Vec<TokenWithSpan>> {
+    Tokenizer::new(&GenericDialect {}, sql)
+        .tokenize_with_location()
+        .map_err(|e| syntax(e.to_string()))
+}
+
+fn line_starts(sql: &str) -> Vec<usize> {
+    let mut starts = vec![0];
+    starts.extend(sql.match_indices('\n').map(|(i, _)| i + 1));
+    starts
+}
+
+/// The byte offset in `sql` of a tokenizer location (1-based line and character column).
+fn byte_offset(sql: &str, line_starts: &[usize], at: Location) -> usize {
+    let line = (at.line as usize).max(1) - 1;
+    let start = line_starts.get(line).copied().unwrap_or(0);
+    let column = (at.column as usize).max(1) - 1;
+    sql[start..]
+        .char_indices()
+        .nth(column)
+        .map_or(sql.len(), |(i, _)| start + i)
+}
+
+/// Every token of `sql` — whitespace and comments included — with the byte offset where it
+/// starts, as DataFusion's tokenizer sees them (so quoting, escapes and comments behave exactly
+/// as in queries). Used to rewrite statements at the token level, e.g. to substitute the
+/// `{date}` parameters of scheduled files outside string literals and comments only.
+pub fn tokens_with_offsets(sql: &str) -> Result<Vec<(Token, usize)>> {
+    let starts = line_starts(sql);
+    Ok(tokenize(sql)?
+        .into_iter()
+        .map(|t| {
+            let at = byte_offset(sql, &starts, t.span.start);
+            (t.token, at)
+        })
+        .collect())
+}
+
 struct Cursor<'a> {
     sql: &'a str,
     tokens: Vec<TokenWithSpan>,
@@ -65,20 +103,15 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn new(sql: &'a str) -> Result<Self> {
-        let dialect = GenericDialect {};
-        let tokens = Tokenizer::new(&dialect, sql)
-            .tokenize_with_location()
-            .map_err(|e| syntax(e.to_string()))?
+        let tokens = tokenize(sql)?
             .into_iter()
             .filter(|t| !matches!(t.token, Token::Whitespace(_)))
             .collect();
-        let mut line_starts = vec![0];
-        line_starts.extend(sql.match_indices('\n').map(|(i, _)| i + 1));
         Ok(Self {
             sql,
             tokens,
             pos: 0,
-            line_starts,
+            line_starts: line_starts(sql),
         })
     }
 
@@ -124,16 +157,10 @@ impl<'a> Cursor<'a> {
 
     /// Byte offset of the current token in the text.
     fn offset(&self) -> usize {
-        let Some(t) = self.tokens.get(self.pos) else {
-            return self.sql.len();
-        };
-        let line = (t.span.start.line as usize).max(1) - 1;
-        let start = self.line_starts.get(line).copied().unwrap_or(0);
-        let column = (t.span.start.column as usize).max(1) - 1;
-        self.sql[start..]
-            .char_indices()
-            .nth(column)
-            .map_or(self.sql.len(), |(i, _)| start + i)
+        match self.tokens.get(self.pos) {
+            Some(t) => byte_offset(self.sql, &self.line_starts, t.span.start),
+            None => self.sql.len(),
+        }
     }
 
     fn at_end(&self) -> bool {

@@ -8,5 +8,6 @@ mod generator;
 mod interop;
 mod models;
 mod queries;
+mod schedule;
 mod sentiment;
 mod shell;

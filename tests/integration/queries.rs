@@ -99,6 +99,14 @@ fn every_query_file_runs_and_its_result_is_checked() {
             .and_then(|s| s.to_str())
             .unwrap_or_default()
             .to_string();
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        if text
+            .lines()
+            .any(|l| l.trim_start().starts_with("-- schedule:"))
+        {
+            // Scheduled files take {date} parameters: schedule.rs runs them with `ecomsql run`.
+            continue;
+        }
         if name == "churn_model" {
             // Needs 30 days after the cutoff: runs on the 90-day shop.
             let (header, rows) = run_on(&file, crate::fixture::long_shop());
