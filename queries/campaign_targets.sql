@@ -1,4 +1,10 @@
 -- name: campaign_targets
+-- schedule: 0 6 * * MON
+-- timezone: UTC
+-- output: campaign/week={date}/targets.csv
+-- timeout: 30m
+-- retries: 1
+-- description: this week's contact list, with the reasons behind each name.
 -- Whom to contact this week, and why: among the customers of one RFM segment (chosen below,
 -- 'At Risk' by default) who have not bought in the last 14 days, the top decile by propensity
 -- to buy in the next 14 days, each with the three reasons that moved their score most.
@@ -6,7 +12,9 @@
 -- The propensity model learns from the past the way it will be used: features from the 28 days
 -- before a cutoff 14 days before the end of the logs, label = bought in the 14 days after it.
 -- The same feature definition is then taken as of the end of the logs to score today's
--- customers, so training and scoring can never drift apart.
+-- customers, so training and scoring can never drift apart. "Today" is the end of the logs,
+-- so the file also runs as it is in the shell (`ecomsql sql -f`); a scheduled run uses the
+-- data as it stands when it runs, and `--at` only names the output folder.
 
 -- 1. Behaviour per user at two snapshots: 'train' (as of the cutoff, with the label) and
 --    'score' (as of the end of the logs, label unknown).

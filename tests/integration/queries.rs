@@ -103,8 +103,11 @@ fn every_query_file_runs_and_its_result_is_checked() {
         if text
             .lines()
             .any(|l| l.trim_start().starts_with("-- schedule:"))
+            && name != "campaign_targets"
         {
             // Scheduled files take {date} parameters: schedule.rs runs them with `ecomsql run`.
+            // campaign_targets.sql has none (it scores as of the end of the logs): it runs both
+            // ways, and its result is checked here.
             continue;
         }
         if name == "churn_model" {
