@@ -11,6 +11,7 @@
 //! | models | [`ml`], [`model`], [`propensity`] | `predict_label`, `predict_proba`, `predict_label_probs`; tables `ml_predict`, `ml_evaluate`, `ml_model_info`, `ml_feature_importance`, `ml_explain_predict`, `ml_roc_curve`, `ml_lift_table`; the [`model::ModelStore`] trait, artifacts, training; kernels: logistic regression, boosted trees |
 //! | metrics | [`metrics`] | `roc_auc`, `pr_auc`, `log_loss`, `lift_at` (exact aggregates); clustering quality kernels (silhouette, Davies–Bouldin) |
 //! | sentiment | [`sentiment`] | `sentiment`, `sentiment_label`, `sentiment_explain` |
+//! | plan rewrites | [`rewrite`] | optimizer rule: `timestamp ± INTERVAL 'n days'` as a fixed duration |
 //!
 //! Model-backed functions take the session's [`model::ModelStore`] from [`register_all`] and
 //! look models up by name when a query runs.
@@ -39,6 +40,7 @@ pub mod metrics;
 pub mod ml;
 pub mod model;
 pub mod propensity;
+pub mod rewrite;
 pub mod segments;
 pub mod sentiment;
 
@@ -141,5 +143,8 @@ pub fn register_all(ctx: &SessionContext, store: Arc<dyn ModelStore>) {
     }
     for (name, f, _) in all_table_functions(&store) {
         ctx.register_udtf(name, f);
+    }
+    for rule in rewrite::all_optimizer_rules() {
+        ctx.add_optimizer_rule(rule);
     }
 }
