@@ -60,6 +60,18 @@ pub enum Command {
     Sql(SqlArgs),
     /// Generate synthetic shop logs with planted personas
     Gen(GenArgs),
+    /// Serve SQL over Arrow Flight SQL to BI tools and notebooks (JDBC, ADBC)
+    Serve(ServeArgs),
+    /// Hash a password for [[flight.users]] in ecomsql.toml (reads the password from stdin)
+    HashPassword,
+}
+
+/// `ecomsql serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: flight.listen from ecomsql.toml, else 127.0.0.1:50051]
+    #[arg(long = "flight", value_name = "HOST:PORT")]
+    pub flight: Option<String>,
 }
 
 /// `ecomsql sql`.
@@ -128,6 +140,9 @@ pub enum AppError {
     /// The shell's line editor failed.
     #[error("terminal: {0}")]
     Terminal(String),
+    /// The Flight SQL server failed.
+    #[error(transparent)]
+    Serve(#[from] crate::flight::ServeError),
 }
 
 impl From<datafusion::error::DataFusionError> for AppError {
@@ -156,6 +171,7 @@ fn config_layers(global: &GlobalArgs) -> Result<crate::Config, AppError> {
         target_partitions: global.target_partitions,
         format: global.format,
         max_rows: global.max_rows,
+        flight: None,
     };
     Ok(ConfigLayer::default()
         .merge(file)
@@ -204,6 +220,8 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             };
             repl::run_script(&config, &script)
         }
+        Some(Command::Serve(a)) => serve(&config, a.flight),
+        Some(Command::HashPassword) => hash_password(),
         Some(Command::Repl) | None => {
             if std::io::stdin().is_terminal() {
                 repl::run_interactive(&config)
@@ -221,12 +239,100 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
     }
 }
 
+/// `ecomsql serve`: the Flight SQL server until SIGINT/SIGTERM, then a bounded grace period
+/// for running queries.
+fn serve(config: &crate::Config, listen: Option<String>) -> Result<(), AppError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::Io {
+            path: "<runtime>".into(),
+            message: e.to_string(),
+        })?;
+    rt.block_on(async {
+        let (ctx, catalog) = crate::open(config).await?;
+        let mut err = std::io::stderr();
+        for e in &catalog.errors {
+            let _ = writeln!(err, "Warning: {e}");
+        }
+        let addr = listen.unwrap_or_else(|| config.flight.listen.clone());
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|e| AppError::Io {
+                path: addr.clone().into(),
+                message: format!("cannot listen: {e}"),
+            })?;
+        let server = crate::flight::Server::new(ctx, &config.flight)?;
+        let bound = listener.local_addr().map_or(addr, |a| a.to_string());
+        let scheme = if config.flight.tls.is_some() {
+            "grpc+tls"
+        } else {
+            "grpc"
+        };
+        let _ = writeln!(
+            err,
+            "ecomsql: Flight SQL on {scheme}://{bound} ({} tables, {} users); Ctrl-C stops",
+            catalog.tables.len(),
+            config.flight.users.len()
+        );
+        server.run(listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// `ecomsql hash-password`: reads one line (the password) from stdin, prints its argon2 hash.
+fn hash_password() -> Result<(), AppError> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| AppError::Io {
+            path: "<stdin>".into(),
+            message: e.to_string(),
+        })?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        return Err(AppError::Io {
+            path: "<stdin>".into(),
+            message: "no password given: pipe it in, e.g. `ecomsql hash-password < pw.txt`".into(),
+        });
+    }
+    let hash = crate::flight::auth::hash_password(password)
+        .map_err(|e| AppError::DataFusion(format!("hashing the password: {e}")))?;
+    let _ = writeln!(std::io::stdout(), "{hash}");
+    Ok(())
+}
+
 /// The binary's entry point: logging, parsing, running, exit code. Errors are one line.
 pub fn main() -> ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ECOMSQL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // The Flight SQL server's one line per query is at info level.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("warn,ecomsql::flight=info")
+                }),
         )
         .with_writer(std::io::stderr)
         .try_init();

@@ -11,6 +11,7 @@
 //!   DROP MODEL, SHOW MODELS to DataFusion's SQL).
 //! - [`registry`]: the on-disk model registry under `<state_dir>/models`.
 //! - [`repl`]: the interactive shell and the non-interactive `sql` command.
+//! - [`flight`]: the Arrow Flight SQL server (`ecomsql serve`).
 //! - [`cli`]: command-line parsing and dispatch (`main.rs` only calls [`cli::run`]).
 //!
 //! Every entry point builds its session with [`build_session`], which registers all ecomsql
@@ -21,6 +22,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod flight;
 pub mod generator;
 pub mod registry;
 pub mod repl;
