@@ -5,8 +5,7 @@
 //! count, a group-by, a prepared statement with a parameter, a metadata call) — 800 in all,
 //! stopped early after 120 s — then one client fetches every row of `events`. The same queries
 //! run in-process through the statement layer with 32 concurrent tasks.
-//! Reports queries/s and p50/p99 latency for the small queries and MB/s (Arrow in-memory bytes)
-//! for the large result. Bounded in count and time; loopback only.
+//! Reports queries/s and p50/p99 latency for the small queries and MB/s on the wire (IPC bytes) and rows/s for the large result. Bounded in count and time; loopback only.
 //! Run: `cargo bench --bench flight` (release; a debug build measures the debug engine).
 
 use std::sync::Arc;
@@ -75,20 +74,18 @@ async fn flight_client(addr: std::net::SocketAddr) -> FlightSqlServiceClient<Cha
     FlightSqlServiceClient::new(ch)
 }
 
+/// Fetches every endpoint; returns the number of rows.
 async fn fetch_all(
     c: &mut FlightSqlServiceClient<Channel>,
     info: arrow_flight::FlightInfo,
 ) -> usize {
-    let mut bytes = 0;
+    let mut rows = 0;
     for ep in info.endpoint {
         let s = c.do_get(ep.ticket.expect("ticket")).await.expect("do_get");
         let batches: Vec<RecordBatch> = s.try_collect().await.expect("batches");
-        bytes += batches
-            .iter()
-            .map(|b| b.get_array_memory_size())
-            .sum::<usize>();
+        rows += batches.iter().map(|b| b.num_rows()).sum::<usize>();
     }
-    bytes
+    rows
 }
 
 async fn over_flight(addr: std::net::SocketAddr) -> Stats {
@@ -224,20 +221,35 @@ fn main() {
         let mut c = flight_client(addr).await;
         let t = Instant::now();
         let info = c.execute(LARGE.into(), None).await.expect("large");
-        let bytes = fetch_all(&mut c, info).await;
+        // Bytes on the wire (IPC headers and bodies), read as raw FlightData, then decoded.
+        let (mut bytes, mut rows) = (0usize, 0usize);
+        for ep in info.endpoint {
+            let ticket = ep.ticket.expect("ticket");
+            let raw = c.inner_mut().do_get(ticket).await.expect("do_get").into_inner();
+            let raw: Vec<arrow_flight::FlightData> = raw.try_collect().await.expect("data");
+            bytes += raw.iter().map(|d| d.data_header.len() + d.data_body.len()).sum::<usize>();
+            let decoded: Vec<RecordBatch> = arrow_flight::decode::FlightRecordBatchStream::new_from_flight_data(
+                futures::stream::iter(raw.into_iter().map(Ok)),
+            )
+            .try_collect()
+            .await
+            .expect("decode");
+            rows += decoded.iter().map(|b| b.num_rows()).sum::<usize>();
+        }
         let flight_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let (_, batches) = ecomsql::statements::run_to_batches(&ctx, LARGE)
             .await
             .expect("large in-process");
         let local_s = t.elapsed().as_secs_f64();
-        let local_bytes: usize = batches.iter().map(|b| b.get_array_memory_size()).sum();
+        let local_rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(rows, local_rows, "every row over Flight");
         println!(
-            "large result ({LARGE}): flight {:.1} MB/s ({:.0} MB in {flight_s:.2} s), in-process {:.1} MB/s ({:.0} MB in {local_s:.2} s)",
+            "large result ({LARGE}, {rows} rows): flight {:.1} MB/s on the wire ({:.0} MB in {flight_s:.2} s, {:.2}M rows/s), in-process {local_s:.2} s ({:.2}M rows/s)",
             bytes as f64 / 1e6 / flight_s,
             bytes as f64 / 1e6,
-            local_bytes as f64 / 1e6 / local_s,
-            local_bytes as f64 / 1e6,
+            rows as f64 / 1e6 / flight_s,
+            local_rows as f64 / 1e6 / local_s,
         );
         let _ = stop.send(());
         served.await.expect("server task").expect("server");
