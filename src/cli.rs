@@ -335,6 +335,8 @@ pub fn main() -> ExitCode {
                 }),
         )
         .with_writer(std::io::stderr)
+        // Plain key=value lines when logs go to a file or a collector.
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
     // A bug must still end in one clear line, not a panic message and a backtrace.
     std::panic::set_hook(Box::new(|info| {

@@ -739,3 +739,79 @@ async fn adbc_python_client() {
     assert!(stdout.contains("fetched 1000000 rows as Arrow"), "{stdout}");
     server.stop().await;
 }
+
+/// The binary: `ecomsql serve --flight 127.0.0.1:0` announces its address, answers a query,
+/// logs one line for it, and exits 0 on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_binary_logs_queries_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let state = temp_dir("flight-serve");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ecomsql"))
+        .args(["serve", "--flight", "127.0.0.1:0", "--data"])
+        .arg(shop())
+        .arg("--state-dir")
+        .arg(state.path())
+        .env_remove("ECOMSQL_LOG")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start ecomsql serve");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    // The announcement line carries the bound address (read on a blocking thread).
+    let (addr, stderr) = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "serve exited early"
+            );
+            if let Some(rest) = line.split("grpc://").nth(1) {
+                let addr = rest.split_whitespace().next().unwrap().to_string();
+                return (addr, stderr);
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect to the binary");
+    let mut c = FlightSqlServiceClient::new(channel);
+    let got = sql(&mut c, "SELECT count(*) FROM users").await.unwrap();
+    assert_eq!(int_at(&got, 0), 2000);
+    drop(c);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let (status, rest) = tokio::task::spawn_blocking(move || {
+        let mut rest = String::new();
+        let mut stderr = stderr;
+        std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+        (child.wait().unwrap(), rest)
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "exit status {status:?}; stderr: {rest}");
+    let line = rest
+        .lines()
+        .find(|l| l.contains("ecomsql::flight") && l.contains(" query "))
+        .unwrap_or_else(|| panic!("no query log line in: {rest}"));
+    for field in [
+        "user=anonymous",
+        "kind=",
+        "rows=1",
+        "bytes=",
+        "duration_ms=",
+        "outcome=",
+    ] {
+        assert!(line.contains(field), "{field} missing from: {line}");
+    }
+    assert!(line.contains("ok"), "{line}");
+}
