@@ -74,7 +74,8 @@ pub fn sql_info(ctx: &SessionContext, statement_timeout_secs: i32) -> Result<Sql
         SqlInfo::FlightSqlServerTransaction,
         SqlSupportedTransaction::None as i32,
     );
-    b.append(SqlInfo::FlightSqlServerCancel, true);
+    // Queries stop when the client drops the stream; the CancelQuery action is not served.
+    b.append(SqlInfo::FlightSqlServerCancel, false);
     b.append(SqlInfo::FlightSqlServerBulkIngestion, false);
     b.append(
         SqlInfo::FlightSqlServerStatementTimeout,
