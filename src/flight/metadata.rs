@@ -15,7 +15,10 @@ use arrow_flight::sql::{
     Searchable, SqlInfo, SqlNullOrdering, SqlSupportedCaseSensitivity, SqlSupportedTransaction,
     SupportedSqlGrammar, XdbcDataType, XdbcDatetimeSubcode,
 };
+use std::sync::Arc;
+
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::TableType;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::keywords::ALL_KEYWORDS;
@@ -279,6 +282,41 @@ pub async fn tables(ctx: &SessionContext, query: CommandGetTables) -> Result<Rec
         }
     }
     b.build().map_err(arrow_status)
+}
+
+/// The result schema of `CommandGetPrimaryKeys` (Flight SQL spec). ecomsql tables declare no
+/// keys, so the answer is always empty — but JDBC tools (DBeaver) ask, and an empty answer
+/// beats an error in their key tabs.
+pub fn primary_keys_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("catalog_name", DataType::Utf8, true),
+        Field::new("db_schema_name", DataType::Utf8, true),
+        Field::new("table_name", DataType::Utf8, false),
+        Field::new("column_name", DataType::Utf8, false),
+        Field::new("key_name", DataType::Utf8, true),
+        Field::new("key_sequence", DataType::Int32, false),
+    ]))
+}
+
+/// The result schema of `CommandGetExportedKeys`, `CommandGetImportedKeys` and
+/// `CommandGetCrossReference` (Flight SQL spec); always empty, as for primary keys.
+pub fn foreign_keys_schema() -> SchemaRef {
+    let utf8 = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
+    Arc::new(Schema::new(vec![
+        utf8("pk_catalog_name", true),
+        utf8("pk_db_schema_name", true),
+        utf8("pk_table_name", false),
+        utf8("pk_column_name", false),
+        utf8("fk_catalog_name", true),
+        utf8("fk_db_schema_name", true),
+        utf8("fk_table_name", false),
+        utf8("fk_column_name", false),
+        Field::new("key_sequence", DataType::Int32, false),
+        utf8("fk_key_name", true),
+        utf8("pk_key_name", true),
+        Field::new("update_rule", DataType::UInt8, false),
+        Field::new("delete_rule", DataType::UInt8, false),
+    ]))
 }
 
 /// `CommandGetTableTypes`.

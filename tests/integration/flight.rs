@@ -368,6 +368,18 @@ async fn metadata_calls() {
         "a complete SqlInfo"
     );
 
+    // Keys: ecomsql declares none, and says so with an empty answer rather than an error.
+    let info = c
+        .get_primary_keys(arrow_flight::sql::CommandGetPrimaryKeys {
+            catalog: None,
+            db_schema: None,
+            table: "users".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(info.clone().try_decode_schema().unwrap().fields().len(), 6);
+    assert_eq!(rows(&fetch(&mut c, info).await.unwrap()), 0);
+
     let info = c
         .get_xdbc_type_info(arrow_flight::sql::CommandGetXdbcTypeInfo { data_type: None })
         .await
