@@ -67,6 +67,10 @@ pub enum Command {
     Run(RunArgs),
     /// Run every query file in a folder on its schedule (or --list them)
     Schedule(ScheduleArgs),
+    /// Serve SQL over Arrow Flight SQL to BI tools and notebooks (JDBC, ADBC)
+    Serve(ServeArgs),
+    /// Hash a password for [[flight.users]] in ecomsql.toml (reads the password from stdin)
+    HashPassword,
 }
 
 /// `ecomsql run`.
@@ -97,6 +101,14 @@ pub struct ScheduleArgs {
     /// Run what is due now (with catch-up), wait for it, then exit (for an external cron)
     #[arg(long)]
     pub once: bool,
+}
+
+/// `ecomsql serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: flight.listen from ecomsql.toml, else 127.0.0.1:50051]
+    #[arg(long = "flight", value_name = "HOST:PORT")]
+    pub flight: Option<String>,
 }
 
 /// `ecomsql sql`.
@@ -168,6 +180,9 @@ pub enum AppError {
     /// A query file or scheduled run failed.
     #[error(transparent)]
     Schedule(#[from] crate::schedule::ScheduleError),
+    /// The Flight SQL server failed.
+    #[error(transparent)]
+    Serve(#[from] crate::flight::ServeError),
 }
 
 impl From<datafusion::error::DataFusionError> for AppError {
@@ -197,6 +212,7 @@ fn config_layers(global: &GlobalArgs) -> Result<crate::Config, AppError> {
         format: global.format,
         max_rows: global.max_rows,
         output_root: global.output_root.clone(),
+        flight: None,
     };
     Ok(ConfigLayer::default()
         .merge(file)
@@ -251,6 +267,8 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
             };
             repl::run_script(&config, &script)
         }
+        Some(Command::Serve(a)) => serve(&config, a.flight),
+        Some(Command::HashPassword) => hash_password(),
         Some(Command::Repl) | None => {
             if std::io::stdin().is_terminal() {
                 repl::run_interactive(&config)
@@ -268,14 +286,104 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
     }
 }
 
+/// `ecomsql serve`: the Flight SQL server until SIGINT/SIGTERM, then a bounded grace period
+/// for running queries.
+fn serve(config: &crate::Config, listen: Option<String>) -> Result<(), AppError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::Io {
+            path: "<runtime>".into(),
+            message: e.to_string(),
+        })?;
+    rt.block_on(async {
+        let (ctx, catalog) = crate::open(config).await?;
+        let mut err = std::io::stderr();
+        for e in &catalog.errors {
+            let _ = writeln!(err, "Warning: {e}");
+        }
+        let addr = listen.unwrap_or_else(|| config.flight.listen.clone());
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|e| AppError::Io {
+                path: addr.clone().into(),
+                message: format!("cannot listen: {e}"),
+            })?;
+        let server = crate::flight::Server::new(ctx, &config.flight)?;
+        let bound = listener.local_addr().map_or(addr, |a| a.to_string());
+        let scheme = if config.flight.tls.is_some() {
+            "grpc+tls"
+        } else {
+            "grpc"
+        };
+        let _ = writeln!(
+            err,
+            "ecomsql: Flight SQL on {scheme}://{bound} ({} tables, {} users); Ctrl-C stops",
+            catalog.tables.len(),
+            config.flight.users.len()
+        );
+        server.run(listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// `ecomsql hash-password`: reads one line (the password) from stdin, prints its argon2 hash.
+fn hash_password() -> Result<(), AppError> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| AppError::Io {
+            path: "<stdin>".into(),
+            message: e.to_string(),
+        })?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        return Err(AppError::Io {
+            path: "<stdin>".into(),
+            message: "no password given: pipe it in, e.g. `ecomsql hash-password < pw.txt`".into(),
+        });
+    }
+    let hash = crate::flight::auth::hash_password(password)
+        .map_err(|e| AppError::DataFusion(format!("hashing the password: {e}")))?;
+    let _ = writeln!(std::io::stdout(), "{hash}");
+    Ok(())
+}
+
 /// The binary's entry point: logging, parsing, running, exit code. Errors are one line.
 pub fn main() -> ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ECOMSQL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // The Flight SQL server's one line per query is at info level.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("warn,ecomsql::flight=info")
+                }),
         )
         .with_writer(std::io::stderr)
+        // Plain key=value lines when logs go to a file or a collector.
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
     // A bug must still end in one clear line, not a panic message and a backtrace.
     std::panic::set_hook(Box::new(|info| {

@@ -82,6 +82,8 @@ pub struct ConfigLayer {
     pub max_rows: Option<usize>,
     /// Folder scheduled query files write their outputs under.
     pub output_root: Option<PathBuf>,
+    /// The Flight SQL server (`ecomsql serve`): the `[flight]` table of the config file.
+    pub flight: Option<FlightLayer>,
 }
 
 /// Validated configuration.
@@ -102,6 +104,8 @@ pub struct Config {
     /// Root of scheduled outputs: relative `output:` paths are under it, and no output may
     /// leave it.
     pub output_root: PathBuf,
+    /// The Flight SQL server's settings.
+    pub flight: FlightConfig,
 }
 
 impl Default for Config {
@@ -169,6 +173,7 @@ impl ConfigLayer {
             format: over.format.or(self.format),
             max_rows: over.max_rows.or(self.max_rows),
             output_root: over.output_root.or(self.output_root),
+            flight: over.flight.or(self.flight),
         }
     }
 
@@ -196,8 +201,207 @@ impl ConfigLayer {
             format: self.format.unwrap_or_default(),
             max_rows: self.max_rows.unwrap_or(40),
             output_root: self.output_root.unwrap_or_else(|| PathBuf::from("out")),
+            flight: self.flight.unwrap_or_default().check()?,
         })
     }
+}
+
+/// The `[flight]` table of `ecomsql.toml`: the Flight SQL server (`ecomsql serve`).
+///
+/// ```toml
+/// [flight]
+/// listen = "0.0.0.0:50051"
+/// token_ttl = "8h"
+/// query_timeout = "5m"
+/// max_running_queries = 8
+/// max_queued_queries = 64
+/// query_memory_limit = "2GiB"
+/// shutdown_grace = "30s"
+/// tls_cert = "server.pem"
+/// tls_key = "server.key"
+///
+/// [[flight.users]]
+/// name = "alice"
+/// password_hash = "$argon2id$v=19$m=19456,t=2,p=1$…"   # from `ecomsql hash-password`
+/// role = "analyst"                                      # reader, analyst or admin
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlightLayer {
+    /// Address to listen on (HOST:PORT); `--flight` overrides it.
+    pub listen: Option<String>,
+    /// Who may log in. Without users the server accepts anyone, and only on loopback.
+    #[serde(default)]
+    pub users: Vec<FlightUser>,
+    /// How long a login token stays valid, e.g. "8h".
+    pub token_ttl: Option<String>,
+    /// Longest a query may run (queue wait included), e.g. "5m".
+    pub query_timeout: Option<String>,
+    /// Queries executing at once; more wait in the queue.
+    pub max_running_queries: Option<usize>,
+    /// Queries waiting for a slot; more are refused at once.
+    pub max_queued_queries: Option<usize>,
+    /// Memory pool of each query, e.g. "2GiB" (sorts and aggregations past it spill; what
+    /// cannot spill fails that query alone).
+    pub query_memory_limit: Option<String>,
+    /// How long running queries may take to finish after SIGINT/SIGTERM, e.g. "30s".
+    pub shutdown_grace: Option<String>,
+    /// PEM certificate chain for TLS (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS (with `tls_cert`).
+    pub tls_key: Option<PathBuf>,
+}
+
+/// One `[[flight.users]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlightUser {
+    /// Login name.
+    pub name: String,
+    /// Argon2 PHC string (`ecomsql hash-password` makes one); never the password itself.
+    pub password_hash: String,
+    /// `reader`, `analyst` or `admin`.
+    pub role: String,
+}
+
+/// Validated Flight SQL server settings.
+#[derive(Debug, Clone)]
+pub struct FlightConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// Users (empty: open to anyone, loopback only).
+    pub users: Vec<crate::flight::auth::User>,
+    /// Login token lifetime.
+    pub token_ttl: std::time::Duration,
+    /// Query time limit (`None`: unlimited).
+    pub query_timeout: Option<std::time::Duration>,
+    /// Queries executing at once.
+    pub max_running_queries: usize,
+    /// Queries waiting for a slot.
+    pub max_queued_queries: usize,
+    /// Memory pool of each query in bytes (`None`: unbounded).
+    pub query_memory_limit: Option<usize>,
+    /// Grace period for running queries at shutdown.
+    pub shutdown_grace: std::time::Duration,
+    /// TLS certificate and key files.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+impl Default for FlightConfig {
+    fn default() -> Self {
+        FlightLayer::default()
+            .check()
+            .expect("flight defaults are valid")
+    }
+}
+
+impl FlightLayer {
+    /// Validates the `[flight]` table and fills in defaults.
+    pub fn check(self) -> Result<FlightConfig, ConfigError> {
+        let duration = |key: &'static str, v: Option<String>, default: Option<u64>| match v {
+            Some(v) => parse_duration(key, &v).map(Some),
+            None => Ok(default.map(std::time::Duration::from_secs)),
+        };
+        let mut users = Vec::with_capacity(self.users.len());
+        for u in self.users {
+            let role = u.role.parse().map_err(|_| ConfigError::Invalid {
+                key: "flight.users.role",
+                value: format!("{} (user {})", u.role, u.name),
+                expected: "reader, analyst or admin",
+            })?;
+            let user =
+                crate::flight::auth::User::new(&u.name, &u.password_hash, role).map_err(|_| {
+                    ConfigError::Invalid {
+                        key: "flight.users.password_hash",
+                        value: format!("user {}", u.name),
+                        expected: "an argon2 PHC string from `ecomsql hash-password`",
+                    }
+                })?;
+            if users
+                .iter()
+                .any(|o: &crate::flight::auth::User| o.name == u.name)
+            {
+                return Err(ConfigError::Invalid {
+                    key: "flight.users.name",
+                    value: u.name,
+                    expected: "each user listed once",
+                });
+            }
+            users.push(user);
+        }
+        let positive = |key: &'static str, v: Option<usize>, default: usize| match v {
+            Some(0) => Err(ConfigError::Invalid {
+                key,
+                value: "0".into(),
+                expected: "a positive integer",
+            }),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        };
+        let tls = match (self.tls_cert, self.tls_key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            (c, _) => {
+                return Err(ConfigError::Invalid {
+                    key: if c.is_some() {
+                        "flight.tls_key"
+                    } else {
+                        "flight.tls_cert"
+                    },
+                    value: "missing".into(),
+                    expected: "tls_cert and tls_key set together",
+                });
+            }
+        };
+        Ok(FlightConfig {
+            listen: self.listen.unwrap_or_else(|| "127.0.0.1:50051".to_string()),
+            users,
+            token_ttl: duration("flight.token_ttl", self.token_ttl, Some(8 * 3600))?
+                .unwrap_or_default(),
+            query_timeout: duration("flight.query_timeout", self.query_timeout, None)?,
+            max_running_queries: positive(
+                "flight.max_running_queries",
+                self.max_running_queries,
+                std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+            )?,
+            max_queued_queries: self.max_queued_queries.unwrap_or(256),
+            query_memory_limit: self
+                .query_memory_limit
+                .as_deref()
+                .map(parse_bytes)
+                .transpose()?,
+            shutdown_grace: duration("flight.shutdown_grace", self.shutdown_grace, Some(30))?
+                .unwrap_or_default(),
+            tls,
+        })
+    }
+}
+
+/// Parses "30s", "15m", "8h", "1d", "250ms" or a number of seconds.
+pub fn parse_duration(key: &'static str, s: &str) -> Result<std::time::Duration, ConfigError> {
+    let invalid = || ConfigError::Invalid {
+        key,
+        value: s.to_string(),
+        expected: "a duration such as 250ms, 30s, 15m, 8h or 1d",
+    };
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: f64 = num.parse().map_err(|_| invalid())?;
+    let secs = match unit.trim().to_ascii_lowercase().as_str() {
+        "ms" => num / 1000.0,
+        "" | "s" => num,
+        "m" | "min" => num * 60.0,
+        "h" => num * 3600.0,
+        "d" => num * 86400.0,
+        _ => return Err(invalid()),
+    };
+    if !(secs.is_finite() && secs > 0.0) {
+        return Err(invalid());
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// `.ecomsql` in the working directory: next to the project an analyst is working in, and
@@ -279,5 +483,40 @@ mod tests {
                 .to_string()
                 .contains("target_partitions")
         );
+    }
+
+    #[test]
+    fn flight_table_is_checked() {
+        let hash = crate::flight::auth::hash_password("s3cret").unwrap();
+        let file: ConfigLayer = toml::from_str(&format!(
+            "[flight]\nlisten = \"0.0.0.0:1\"\ntoken_ttl = \"15m\"\nquery_memory_limit = \"64MiB\"\n\
+             [[flight.users]]\nname = \"ann\"\npassword_hash = \"{hash}\"\nrole = \"analyst\"\n"
+        ))
+        .unwrap();
+        let c = file.check().unwrap();
+        assert_eq!(c.flight.listen, "0.0.0.0:1");
+        assert_eq!(c.flight.token_ttl, std::time::Duration::from_secs(900));
+        assert_eq!(c.flight.query_memory_limit, Some(64 << 20));
+        assert_eq!(c.flight.users[0].name, "ann");
+        assert_eq!(Config::default().flight.listen, "127.0.0.1:50051");
+
+        let bad_role = format!(
+            "[[flight.users]]\nname = \"x\"\npassword_hash = \"{hash}\"\nrole = \"root\"\n"
+        );
+        let err = toml::from_str::<ConfigLayer>(&format!("[flight]\n{bad_role}"))
+            .unwrap()
+            .check()
+            .unwrap_err();
+        assert!(err.to_string().contains("root (user x)"), "{err}");
+        let plain =
+            "[[flight.users]]\nname = \"x\"\npassword_hash = \"hunter2\"\nrole = \"reader\"\n";
+        let err = toml::from_str::<ConfigLayer>(&format!("[flight]\n{plain}"))
+            .unwrap()
+            .check()
+            .unwrap_err();
+        assert!(err.to_string().contains("argon2 PHC"), "{err}");
+        assert!(parse_duration("k", "0s").is_err());
+        assert!(parse_duration("k", "soon").is_err());
+        assert_eq!(parse_duration("k", "250ms").unwrap().as_millis(), 250);
     }
 }

@@ -14,6 +14,7 @@
 //! - [`schedule`]: scheduled query files (`ecomsql run`, `ecomsql schedule`) and their run
 //!   history (`ecomsql.runs`).
 //! - [`durable`]: fsync helpers shared by everything that writes files atomically.
+//! - [`flight`]: the Arrow Flight SQL server (`ecomsql serve`).
 //! - [`cli`]: command-line parsing and dispatch (`main.rs` only calls [`cli::run`]).
 //!
 //! Every entry point builds its session with [`build_session`], which registers all ecomsql
@@ -25,6 +26,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod durable;
+pub mod flight;
 pub mod generator;
 pub mod registry;
 pub mod repl;

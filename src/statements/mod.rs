@@ -6,9 +6,14 @@
 //! - `DROP MODEL [IF EXISTS] name[@N]` ([`drop_model`])
 //! - `SHOW MODELS` ([`show_models`])
 //!
-//! Anything else goes to DataFusion unchanged. Planning never changes state; the work (training,
-//! dropping) happens when the returned [`Planned`] is executed, so a statement can be planned
-//! to learn its schema (Flight SQL does) without side effects.
+//! Anything else goes to DataFusion unchanged. Planning ecomsql's statements never changes
+//! state; the work (training, dropping) happens when the returned [`Planned`] is executed, so a
+//! statement can be planned to learn its schema (Flight SQL does) without side effects.
+//! DataFusion's own DDL (CREATE VIEW, SET, …) takes effect when planned, as in
+//! `SessionContext::sql`.
+//!
+//! Callers that restrict what may run (the Flight SQL server's roles) pass a
+//! [`StatementPolicy`] to [`plan_logical`]; it sees the logical plan before anything happens.
 //!
 //! To add a statement: recognise it in `parser.rs`, give it a file here with a `plan`/`execute`
 //! pair, and a [`StatementKind`].
@@ -20,9 +25,11 @@ pub mod show_models;
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::SessionContext;
 use ecomsql_udfs::model::train::TrainStatus;
@@ -31,7 +38,7 @@ use crate::registry::ModelRegistry;
 pub use parser::{Statement, parse};
 
 /// What kind of statement was planned (for logging and permission checks).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StatementKind {
     /// A DataFusion statement (query, DDL, …).
     Sql,
@@ -41,6 +48,18 @@ pub enum StatementKind {
     DropModel,
     /// `SHOW MODELS`.
     ShowModels,
+}
+
+impl StatementKind {
+    /// A short name for logs: `sql`, `create_model`, `drop_model`, `show_models`.
+    pub fn name(self) -> &'static str {
+        match self {
+            StatementKind::Sql => "sql",
+            StatementKind::CreateModel => "create_model",
+            StatementKind::DropModel => "drop_model",
+            StatementKind::ShowModels => "show_models",
+        }
+    }
 }
 
 enum Work {
@@ -130,38 +149,173 @@ pub fn registry(ctx: &SessionContext) -> Result<Arc<ModelRegistry>> {
         .ok_or_else(|| DataFusionError::Plan("this session has no model registry".to_string()))
 }
 
-/// Plans one statement.
-pub async fn plan(ctx: &SessionContext, sql: &str) -> Result<Planned> {
+/// What a caller lets a statement do, checked before anything runs: on DataFusion's logical
+/// plan for SQL (so a COPY or DDL is recognised by what it is, not by matching its text) and on
+/// the kind for ecomsql's own statements. The shell allows everything ([`AllowAll`]); the Flight
+/// SQL server checks the user's role.
+pub trait StatementPolicy: Send + Sync {
+    /// Accepts or refuses a DataFusion logical plan.
+    fn check_plan(&self, plan: &LogicalPlan) -> Result<()>;
+    /// Accepts or refuses one of ecomsql's statements.
+    fn check_kind(&self, kind: StatementKind) -> Result<()>;
+}
+
+/// The policy of the shell and scripts: everything is allowed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AllowAll;
+
+impl StatementPolicy for AllowAll {
+    fn check_plan(&self, _plan: &LogicalPlan) -> Result<()> {
+        Ok(())
+    }
+    fn check_kind(&self, _kind: StatementKind) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A statement planned as far as it goes without parameter values: SQL as a DataFusion logical
+/// plan (placeholders `$1`, `$2`, … still open), ecomsql's statements as parsed. Prepared
+/// statements keep one of these and bind parameters to it for each execution.
+#[derive(Debug, Clone)]
+pub enum LogicalStatement {
+    /// DataFusion SQL.
+    Sql(LogicalPlan),
+    /// `CREATE MODEL`, `DROP MODEL` or `SHOW MODELS`.
+    Ecomsql(Statement),
+}
+
+impl LogicalStatement {
+    /// What kind of statement this is.
+    pub fn kind(&self) -> StatementKind {
+        match self {
+            LogicalStatement::Sql(_) | LogicalStatement::Ecomsql(Statement::Sql) => {
+                StatementKind::Sql
+            }
+            LogicalStatement::Ecomsql(Statement::CreateModel(_)) => StatementKind::CreateModel,
+            LogicalStatement::Ecomsql(Statement::DropModel { .. }) => StatementKind::DropModel,
+            LogicalStatement::Ecomsql(Statement::ShowModels) => StatementKind::ShowModels,
+        }
+    }
+
+    /// The output schema as known before parameters are bound.
+    pub fn schema(&self) -> SchemaRef {
+        match self {
+            LogicalStatement::Sql(p) => Arc::new(p.schema().as_arrow().clone()),
+            LogicalStatement::Ecomsql(Statement::CreateModel(_)) => {
+                create_model::CreatePlan::schema()
+            }
+            LogicalStatement::Ecomsql(Statement::DropModel { .. }) => {
+                drop_model::DropPlan::schema()
+            }
+            LogicalStatement::Ecomsql(Statement::ShowModels) => show_models::ShowPlan::schema(),
+            LogicalStatement::Ecomsql(Statement::Sql) => {
+                Arc::new(datafusion::arrow::datatypes::Schema::empty())
+            }
+        }
+    }
+
+    /// The statement's parameters in order (`$1`, `$2`, …) with the type DataFusion inferred
+    /// for each, where it could.
+    pub fn parameters(&self) -> Result<Vec<(String, Option<DataType>)>> {
+        let LogicalStatement::Sql(p) = self else {
+            return Ok(vec![]);
+        };
+        let mut params: Vec<_> = p.get_parameter_types()?.into_iter().collect();
+        // `$10` after `$9`: order by number where the names are positional.
+        params.sort_by_key(|(name, _)| {
+            (
+                name.trim_start_matches('$')
+                    .parse::<u64>()
+                    .unwrap_or(u64::MAX),
+                name.clone(),
+            )
+        });
+        Ok(params)
+    }
+
+    /// Fills the parameters with `values` (in `$1`, `$2`, … order).
+    pub fn bind(self, values: Vec<ScalarValue>) -> Result<Self> {
+        match self {
+            LogicalStatement::Sql(p) => Ok(LogicalStatement::Sql(p.with_param_values(values)?)),
+            other if values.is_empty() => Ok(other),
+            other => Err(DataFusionError::Plan(format!(
+                "{:?} takes no parameters, got {}",
+                other.kind(),
+                values.len()
+            ))),
+        }
+    }
+
+    /// Plans the rest of the way. DataFusion's DDL (CREATE VIEW, SET, …) takes effect here, as
+    /// it does in `SessionContext::sql`.
+    pub async fn into_planned(self, ctx: &SessionContext) -> Result<Planned> {
+        match self {
+            LogicalStatement::Sql(lp) => {
+                let plan = ctx
+                    .execute_logical_plan(lp)
+                    .await?
+                    .create_physical_plan()
+                    .await?;
+                Ok(Planned {
+                    schema: plan.schema(),
+                    work: Work::Query(plan),
+                })
+            }
+            LogicalStatement::Ecomsql(Statement::Sql) => Err(DataFusionError::Internal(
+                "a DataFusion statement reached the ecomsql planner".to_string(),
+            )),
+            LogicalStatement::Ecomsql(Statement::CreateModel(stmt)) => {
+                let c = create_model::CreatePlan::plan(ctx, registry(ctx)?, stmt).await?;
+                Ok(Planned {
+                    schema: create_model::CreatePlan::schema(),
+                    work: Work::Create(Box::new(c)),
+                })
+            }
+            LogicalStatement::Ecomsql(Statement::DropModel { model, if_exists }) => Ok(Planned {
+                schema: drop_model::DropPlan::schema(),
+                work: Work::Drop(drop_model::DropPlan {
+                    registry: registry(ctx)?,
+                    model,
+                    if_exists,
+                }),
+            }),
+            LogicalStatement::Ecomsql(Statement::ShowModels) => Ok(Planned {
+                schema: show_models::ShowPlan::schema(),
+                work: Work::Show(show_models::ShowPlan {
+                    registry: registry(ctx)?,
+                }),
+            }),
+        }
+    }
+}
+
+/// Parses `sql` and plans it to a [`LogicalStatement`], refusing what `policy` refuses before
+/// anything takes effect.
+pub async fn plan_logical(
+    ctx: &SessionContext,
+    sql: &str,
+    policy: &dyn StatementPolicy,
+) -> Result<LogicalStatement> {
     match parse(sql)? {
         Statement::Sql => {
-            let plan = ctx.sql(sql).await?.create_physical_plan().await?;
-            Ok(Planned {
-                schema: plan.schema(),
-                work: Work::Query(plan),
-            })
+            let lp = ctx.state().create_logical_plan(sql).await?;
+            policy.check_plan(&lp)?;
+            Ok(LogicalStatement::Sql(lp))
         }
-        Statement::CreateModel(stmt) => {
-            let c = create_model::CreatePlan::plan(ctx, registry(ctx)?, stmt).await?;
-            Ok(Planned {
-                schema: create_model::CreatePlan::schema(),
-                work: Work::Create(Box::new(c)),
-            })
+        other => {
+            let stmt = LogicalStatement::Ecomsql(other);
+            policy.check_kind(stmt.kind())?;
+            Ok(stmt)
         }
-        Statement::DropModel { model, if_exists } => Ok(Planned {
-            schema: drop_model::DropPlan::schema(),
-            work: Work::Drop(drop_model::DropPlan {
-                registry: registry(ctx)?,
-                model,
-                if_exists,
-            }),
-        }),
-        Statement::ShowModels => Ok(Planned {
-            schema: show_models::ShowPlan::schema(),
-            work: Work::Show(show_models::ShowPlan {
-                registry: registry(ctx)?,
-            }),
-        }),
     }
+}
+
+/// Plans one statement (everything allowed).
+pub async fn plan(ctx: &SessionContext, sql: &str) -> Result<Planned> {
+    plan_logical(ctx, sql, &AllowAll)
+        .await?
+        .into_planned(ctx)
+        .await
 }
 
 /// Plans and runs one statement, collecting its rows (tests and small scripts).

@@ -3,6 +3,7 @@
 
 mod catalog;
 mod fixture;
+mod flight;
 mod functions;
 mod generator;
 mod interop;
