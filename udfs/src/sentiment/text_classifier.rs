@@ -255,6 +255,29 @@ impl TextClassifier {
         sigmoid(self.logit(text, s))
     }
 
+    /// What moved the log-odds of `text`: one (n-grams, contribution) per bucket of its row with
+    /// a non-zero weight, in bucket order. The n-grams of a bucket (usually one; more when they
+    /// collide) are joined with " | ". `intercept + Σ contributions = logit(text)`.
+    pub fn attributions(&self, text: &str, s: &mut HashScratch) -> Vec<(String, f64)> {
+        self.featurize(text, s);
+        let grams = self.hashing.ngrams(text);
+        s.row
+            .iter()
+            .filter(|(b, _)| self.weights.values[*b as usize] != 0.0)
+            .map(|&(b, v)| {
+                let mut names: Vec<&str> = grams
+                    .iter()
+                    .filter(|(g, _)| *g == b)
+                    .map(|(_, n)| n.as_str())
+                    .collect();
+                names.sort_unstable();
+                names.dedup();
+                let contribution = f64::from(self.weights.values[b as usize]) * f64::from(v);
+                (names.join(" | "), contribution)
+            })
+            .collect()
+    }
+
     /// Buckets with a non-zero weight.
     pub fn nonzero_weights(&self) -> usize {
         self.weights.values.iter().filter(|w| **w != 0.0).count()
@@ -327,6 +350,13 @@ mod tests {
         assert!(m.predict_proba("手机质量差", &mut s) < 0.5);
         // A text with no n-grams gets the intercept.
         assert_eq!(m.logit("", &mut s), m.intercept);
+        // Attributions add up to the logit and name the n-grams.
+        let text = "the phone is not good";
+        let a = m.attributions(text, &mut s);
+        let sum: f64 = a.iter().map(|(_, c)| c).sum();
+        assert!((m.intercept + sum - m.logit(text, &mut s)).abs() < 1e-9);
+        let not_good = a.iter().find(|(n, _)| n == "not good").expect("the bigram");
+        assert!(not_good.1 < 0.0, "{a:?}");
         // Threads change nothing but rounding.
         let m2 = fit(&texts, &y, None, &params(2), &mut never).unwrap();
         assert!((m2.intercept - m.intercept).abs() < 1e-6);

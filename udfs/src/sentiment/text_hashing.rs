@@ -246,9 +246,9 @@ impl TextHashing {
         }
     }
 
-    /// The n-grams of `text` (as text) that fall into bucket `bucket`, for explanations:
-    /// hashing forgets the n-grams, but the text at hand still has them.
-    pub fn ngrams_in_bucket(&self, text: &str, bucket: u32) -> Vec<String> {
+    /// Every n-gram of `text` as text with its bucket, in text order (repeats included), for
+    /// explanations: hashing forgets the n-grams, but the text at hand still has them.
+    pub fn ngrams(&self, text: &str) -> Vec<(u32, String)> {
         let mut out = Vec::new();
         let text = cut(text, MAX_TEXT_BYTES);
         let mut lower = String::new();
@@ -262,9 +262,7 @@ impl TextHashing {
                     let mut h = WORD_SEED;
                     for n in 1..=self.word_ngrams.min(words.len() - i) {
                         h = extend_words(h, fnv(WORD_SEED, words[i + n - 1].as_bytes()));
-                        if self.bucket(h ^ n as u64) == bucket {
-                            out.push(words[i..i + n].join(" "));
-                        }
+                        out.push((self.bucket(h ^ n as u64), words[i..i + n].join(" ")));
                     }
                 }
                 self.en_char_ngrams
@@ -282,13 +280,22 @@ impl TextHashing {
                             continue;
                         }
                         let g: String = padded[i..i + n].iter().collect();
-                        if self.bucket(fnv(CHAR_SEED, g.as_bytes())) == bucket {
-                            out.push(g);
-                        }
+                        out.push((self.bucket(fnv(CHAR_SEED, g.as_bytes())), g));
                     }
                 }
             }
         }
+        out
+    }
+
+    /// The distinct n-grams of `text` that fall into bucket `bucket`, sorted.
+    pub fn ngrams_in_bucket(&self, text: &str, bucket: u32) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .ngrams(text)
+            .into_iter()
+            .filter(|(b, _)| *b == bucket)
+            .map(|(_, g)| g)
+            .collect();
         out.sort();
         out.dedup();
         out
@@ -465,6 +472,22 @@ mod tests {
         let chars = (MAX_TEXT_BYTES / 3) as f32;
         assert!(n <= 3.0 * chars + 3.0, "{n}");
         assert_eq!(cut("aé", 2), "a");
+    }
+
+    #[test]
+    fn listed_ngrams_are_exactly_the_counted_ones() {
+        let h = TextHashing::default();
+        for text in ["Don't buy: broken!! 😡", "质量很好，物流快 ok", "", "a"] {
+            let mut s = HashScratch::default();
+            h.count(text, &mut s);
+            let mut listed: Vec<u32> = h.ngrams(text).into_iter().map(|(b, _)| b).collect();
+            listed.sort_unstable();
+            let mut counted = Vec::new();
+            for &(b, c) in &s.row {
+                counted.extend(std::iter::repeat_n(b, c as usize));
+            }
+            assert_eq!(listed, counted, "{text}");
+        }
     }
 
     #[test]
