@@ -118,50 +118,74 @@ pub struct TextClassifier {
     pub training_nnz: u64,
 }
 
-/// Featurizes `texts` (counts only) into CSR rows, on up to `threads` threads, with the
-/// document frequency of every bucket.
-fn count_rows(hashing: &TextHashing, texts: &[&str], threads: usize) -> (CsrMatrix, Vec<u32>) {
-    let width = hashing.num_features;
-    let part = |texts: &[&str]| -> (CsrMatrix, Vec<u32>) {
-        let mut m = CsrMatrix::new(width);
-        let mut df = vec![0u32; width];
-        let mut s = HashScratch::default();
-        for t in texts {
-            hashing.count(t, &mut s);
-            for &(b, _) in &s.row {
-                df[b as usize] += 1;
-            }
-            m.push_row(s.row.iter().copied());
-        }
-        (m, df)
-    };
+/// Runs `f` over `texts` split into up to `threads` chunks, in order.
+fn in_chunks<T: Send>(texts: &[&str], threads: usize, f: impl Fn(&[&str]) -> T + Sync) -> Vec<T> {
     let threads = threads.clamp(1, texts.len().max(1));
     if threads == 1 {
-        return part(texts);
+        return vec![f(texts)];
     }
     let chunk = texts.len().div_ceil(threads);
-    let parts: Vec<(CsrMatrix, Vec<u32>)> = std::thread::scope(|sc| {
+    std::thread::scope(|sc| {
         let handles: Vec<_> = texts
             .chunks(chunk)
-            .map(|c| sc.spawn(move || part(c)))
+            .map(|c| {
+                let f = &f;
+                sc.spawn(move || f(c))
+            })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| part(&[])))
+            .map(|h| h.join().unwrap_or_else(|_| f(&[])))
             .collect()
+    })
+}
+
+/// Document frequency of every bucket over `texts`.
+fn document_frequencies(hashing: &TextHashing, texts: &[&str], threads: usize) -> Vec<u32> {
+    let parts = in_chunks(texts, threads, |texts| {
+        let mut df = vec![0u32; hashing.num_features];
+        let mut s = HashScratch::default();
+        for t in texts {
+            hashing.count(t, &mut s);
+            for &b in TextHashing::distinct_buckets(&mut s) {
+                df[b as usize] += 1;
+            }
+        }
+        df
     });
-    let mut out = CsrMatrix::new(width);
-    let mut df = vec![0u32; width];
-    for (m, d) in parts {
+    let mut df = vec![0u32; hashing.num_features];
+    for part in parts {
+        for (a, b) in df.iter_mut().zip(part) {
+            *a += b;
+        }
+    }
+    df
+}
+
+/// The feature rows of `texts` as CSR.
+fn feature_rows(
+    hashing: &TextHashing,
+    idf: Option<&[f32]>,
+    texts: &[&str],
+    threads: usize,
+) -> CsrMatrix {
+    let parts = in_chunks(texts, threads, |texts| {
+        let mut m = CsrMatrix::new(hashing.num_features);
+        let mut s = HashScratch::default();
+        for t in texts {
+            hashing.featurize(t, idf, &mut s);
+            m.push_row(s.row.iter().copied());
+        }
+        m
+    });
+    let mut out = CsrMatrix::new(hashing.num_features);
+    for m in parts {
         let base = out.indices.len();
         out.indices.extend_from_slice(&m.indices);
         out.values.extend_from_slice(&m.values);
         out.indptr.extend(m.indptr[1..].iter().map(|p| p + base));
-        for (a, b) in df.iter_mut().zip(d) {
-            *a += b;
-        }
     }
-    (out, df)
+    out
 }
 
 /// Fits a classifier on `texts` with binary `labels` and optional per-row `weights`.
@@ -183,31 +207,27 @@ pub fn fit(
     if texts.len() != labels.len() {
         return Err("texts and labels differ in length".into());
     }
-    let (mut rows, df) = count_rows(hashing, texts, params.logistic.threads);
+    let threads = params.logistic.threads;
     let n = texts.len() as f64;
-    let idf = hashing.idf.then(|| HashedVector {
-        // Smoothed as scikit-learn; an n-gram never seen in training gets the largest value.
-        fill: ((1.0 + n).ln() + 1.0) as f32,
-        values: df
-            .iter()
-            .map(|&d| ((1.0 + n) / (1.0 + f64::from(d))).ln() as f32 + 1.0)
-            .collect(),
-    });
-    let mut row: Vec<(u32, f32)> = Vec::new();
-    for i in 0..texts.len() {
-        let (lo, hi) = (rows.indptr[i], rows.indptr[i + 1]);
-        row.clear();
-        row.extend(
-            rows.indices[lo..hi]
+    let idf = if hashing.idf {
+        let df = document_frequencies(hashing, texts, threads);
+        Some(HashedVector {
+            // Smoothed as scikit-learn; an n-gram never seen in training gets the largest value.
+            fill: ((1.0 + n).ln() + 1.0) as f32,
+            values: df
                 .iter()
-                .copied()
-                .zip(rows.values[lo..hi].iter().copied()),
-        );
-        hashing.weigh(&mut row, idf.as_ref().map(|v| v.values.as_slice()));
-        for (slot, (_, v)) in rows.values[lo..hi].iter_mut().zip(&row) {
-            *slot = *v;
-        }
-    }
+                .map(|&d| ((1.0 + n) / (1.0 + f64::from(d))).ln() as f32 + 1.0)
+                .collect(),
+        })
+    } else {
+        None
+    };
+    let rows = feature_rows(
+        hashing,
+        idf.as_ref().map(|v| v.values.as_slice()),
+        texts,
+        threads,
+    );
     let model = logistic::fit_design(&rows, labels, weights, &params.logistic, observer)?;
     Ok(TextClassifier {
         hashing: hashing.clone(),
@@ -235,9 +255,8 @@ impl TextClassifier {
 
     /// The weighed feature row of `text`, left in `s.row`.
     pub fn featurize(&self, text: &str, s: &mut HashScratch) {
-        self.hashing.count(text, s);
         self.hashing
-            .weigh(&mut s.row, self.idf.as_ref().map(|v| v.values.as_slice()));
+            .featurize(text, self.idf.as_ref().map(|v| v.values.as_slice()), s);
     }
 
     /// The log-odds of the positive class for `text`.

@@ -16,8 +16,12 @@
 //!
 //! A bucket's value is its count `tf`, damped to `1 + ln tf` (`sublinear_tf`), times the
 //! bucket's inverse document frequency learned in training (`idf`, smoothed as scikit-learn:
-//! `ln((1 + n) / (1 + df)) + 1`), and each row is scaled to unit L2 norm — the rows
-//! scikit-learn's `TfidfVectorizer(sublinear_tf=True)` would produce, up to hash collisions.
+//! `ln((1 + n) / (1 + df)) + 1`). The word block and the character block of a row are each
+//! scaled to unit L2 norm and then added (a word and a character n-gram hashed to the same
+//! bucket share it) — the rows of scikit-learn's union of a word and a `char_wb`
+//! `TfidfVectorizer(sublinear_tf=True)`, up to hash collisions. Normalising the blocks apart
+//! keeps the few word n-grams from being drowned by the many character n-grams (measured on
+//! real review sentences: `benches/compare/RESULTS-sentiment.md`).
 //!
 //! Hashing is FNV-1a over the n-gram's UTF-8 bytes, finished with a 64-bit mixer and reduced
 //! modulo `num_features`. Word and character n-grams use different seeds. The hash is part of
@@ -126,8 +130,12 @@ pub struct HashScratch {
     bounds: Vec<usize>,
     words: Vec<u64>,
     buckets: Vec<u32>,
-    /// The last featurized row: (bucket, value), sorted by bucket, buckets distinct.
+    /// The last counted or featurized row: (bucket, value). After [`TextHashing::count`]: the
+    /// word block (`..split`) then the character block, each sorted by bucket with distinct
+    /// buckets; after [`TextHashing::weigh`]: one block, sorted, distinct.
     pub row: Vec<(u32, f32)>,
+    /// Where the character block of `row` starts (after counting).
+    pub split: usize,
 }
 
 impl TextHashing {
@@ -145,12 +153,13 @@ impl TextHashing {
         (fmix(h) % self.num_features as u64) as u32
     }
 
-    /// Counts the n-gram buckets of `text` into `s.row` as (bucket, count), sorted by bucket.
+    /// Counts the n-gram buckets of `text` into `s.row` as (bucket, count): the word block,
+    /// then (from `s.split`) the character block, each sorted by bucket.
     pub fn count(&self, text: &str, s: &mut HashScratch) {
-        s.buckets.clear();
         s.row.clear();
         let text = cut(text, MAX_TEXT_BYTES);
         lowercase_into(text, &mut s.lower);
+        s.buckets.clear();
         let [lo, hi] = match self.analysis(text) {
             TextLanguage::Zh => self.zh_char_ngrams,
             _ => {
@@ -158,6 +167,9 @@ impl TextHashing {
                 self.en_char_ngrams
             }
         };
+        runs_into(&mut s.buckets, &mut s.row);
+        s.split = s.row.len();
+        s.buckets.clear();
         if hi > 0 {
             let lower = std::mem::take(&mut s.lower);
             for chunk in lower.split_whitespace() {
@@ -165,17 +177,22 @@ impl TextHashing {
             }
             s.lower = lower;
         }
+        runs_into(&mut s.buckets, &mut s.row);
+    }
+
+    /// The distinct buckets of a counted row (both blocks), for document frequencies.
+    pub fn distinct_buckets(s: &mut HashScratch) -> &[u32] {
+        s.buckets.clear();
+        s.buckets.extend(s.row.iter().map(|&(b, _)| b));
         s.buckets.sort_unstable();
-        let mut i = 0;
-        while i < s.buckets.len() {
-            let b = s.buckets[i];
-            let mut j = i + 1;
-            while j < s.buckets.len() && s.buckets[j] == b {
-                j += 1;
-            }
-            s.row.push((b, (j - i) as f32));
-            i = j;
-        }
+        s.buckets.dedup();
+        &s.buckets
+    }
+
+    /// Counts and weighs `text` into `s.row`: the model's feature row (sorted, distinct).
+    pub fn featurize(&self, text: &str, idf: Option<&[f32]>, s: &mut HashScratch) {
+        self.count(text, s);
+        self.weigh(s, idf);
     }
 
     /// Word n-grams of the lowercased text in `s.lower`.
@@ -223,9 +240,30 @@ impl TextHashing {
         }
     }
 
-    /// Turns the counts in `row` into the model's values: sublinear tf, idf (when given) and
-    /// unit L2 norm.
-    pub fn weigh(&self, row: &mut [(u32, f32)], idf: Option<&[f32]>) {
+    /// Turns the counted row in `s` into the model's values: sublinear tf, idf (when given),
+    /// each block to unit L2 norm, then the blocks added into one sorted row.
+    pub fn weigh(&self, s: &mut HashScratch, idf: Option<&[f32]>) {
+        let split = s.split.min(s.row.len());
+        let (words, chars) = s.row.split_at_mut(split);
+        self.weigh_block(words, idf);
+        self.weigh_block(chars, idf);
+        if s.split > 0 && s.split < s.row.len() {
+            s.row.sort_unstable_by_key(|&(b, _)| b);
+            let mut out = 0;
+            for i in 0..s.row.len() {
+                if out > 0 && s.row[out - 1].0 == s.row[i].0 {
+                    s.row[out - 1].1 += s.row[i].1;
+                } else {
+                    s.row[out] = s.row[i];
+                    out += 1;
+                }
+            }
+            s.row.truncate(out);
+        }
+        s.split = 0;
+    }
+
+    fn weigh_block(&self, row: &mut [(u32, f32)], idf: Option<&[f32]>) {
         let mut norm = 0.0f64;
         for (b, v) in row.iter_mut() {
             let mut x = f64::from(*v);
@@ -346,6 +384,21 @@ fn extend_words(h: u64, word: u64) -> u64 {
     (h.rotate_left(23) ^ word).wrapping_mul(FNV_PRIME)
 }
 
+/// Sorts `buckets` and appends (bucket, count) runs to `row`.
+fn runs_into(buckets: &mut [u32], row: &mut Vec<(u32, f32)>) {
+    buckets.sort_unstable();
+    let mut i = 0;
+    while i < buckets.len() {
+        let b = buckets[i];
+        let mut j = i + 1;
+        while j < buckets.len() && buckets[j] == b {
+            j += 1;
+        }
+        row.push((b, (j - i) as f32));
+        i = j;
+    }
+}
+
 /// `text` cut to at most `max` bytes at a character boundary.
 fn cut(text: &str, max: usize) -> &str {
     if text.len() <= max {
@@ -394,7 +447,12 @@ mod tests {
         // A repeated n-gram is counted, not listed twice.
         let r = counts(&h, "bad bad");
         assert!(r.iter().any(|&(_, c)| c == 2.0));
-        assert!(r.windows(2).all(|w| w[0].0 < w[1].0), "sorted, distinct");
+        let mut s = HashScratch::default();
+        h.featurize("bad bad, not good", None, &mut s);
+        assert!(
+            s.row.windows(2).all(|w| w[0].0 < w[1].0),
+            "sorted, distinct"
+        );
         assert!(counts(&h, "").is_empty());
         assert!(counts(&h, " \t\n").is_empty());
     }
@@ -436,7 +494,9 @@ mod tests {
     #[test]
     fn the_hash_is_pinned() {
         let h = TextHashing::default();
-        let row = counts(&h, "ok");
+        let mut s = HashScratch::default();
+        h.featurize("ok", None, &mut s);
+        let row = s.row.clone();
         assert_eq!(
             row.iter().map(|r| r.0).collect::<Vec<_>>(),
             PINNED_OK.to_vec(),
@@ -447,18 +507,34 @@ mod tests {
     const PINNED_OK: [u32; 7] = [8091, 10454, 49839, 94642, 143150, 170123, 179544];
 
     #[test]
-    fn weighs_to_unit_norm_with_sublinear_tf_and_idf() {
+    fn weighs_each_block_to_unit_norm_with_sublinear_tf_and_idf() {
         let h = TextHashing::default();
-        let mut row = vec![(0u32, 1.0f32), (3, 4.0)];
         let idf = vec![2.0f32, 1.0, 1.0, 1.0];
-        h.weigh(&mut row, Some(&idf));
-        // 1 → (1 + ln 1)·2 = 2; 4 → 1 + ln 4 ≈ 2.386; then unit norm.
+        // Word block: buckets 0 (count 1) and 3 (count 4); character block: 3 (count 1).
+        let mut s = HashScratch {
+            row: vec![(0u32, 1.0f32), (3, 4.0), (3, 1.0)],
+            split: 2,
+            ..HashScratch::default()
+        };
+        h.weigh(&mut s, Some(&idf));
+        // Words: 1 → (1 + ln 1)·2 = 2; 4 → 1 + ln 4 ≈ 2.386; unit norm. Characters: 3 → 1.
         let (a, b) = (2.0f64, 1.0 + 4f64.ln());
         let n = (a * a + b * b).sqrt();
-        assert!((f64::from(row[0].1) - a / n).abs() < 1e-6);
-        assert!((f64::from(row[1].1) - b / n).abs() < 1e-6);
-        let mut empty: Vec<(u32, f32)> = vec![];
+        assert_eq!(s.row.len(), 2, "{:?}", s.row);
+        assert!((f64::from(s.row[0].1) - a / n).abs() < 1e-6);
+        assert!((f64::from(s.row[1].1) - (b / n + 1.0)).abs() < 1e-6);
+        // One block only (Chinese): plain unit norm.
+        let mut s = HashScratch {
+            row: vec![(1u32, 2.0f32), (2, 2.0)],
+            split: 0,
+            ..HashScratch::default()
+        };
+        h.weigh(&mut s, None);
+        let norm: f32 = s.row.iter().map(|(_, v)| v * v).sum();
+        assert!((norm - 1.0).abs() < 1e-6);
+        let mut empty = HashScratch::default();
         h.weigh(&mut empty, None);
+        assert!(empty.row.is_empty());
     }
 
     #[test]
@@ -486,6 +562,7 @@ mod tests {
             for &(b, c) in &s.row {
                 counted.extend(std::iter::repeat_n(b, c as usize));
             }
+            counted.sort_unstable();
             assert_eq!(listed, counted, "{text}");
         }
     }
