@@ -50,16 +50,28 @@ static DOCUMENTATION: std::sync::LazyLock<datafusion::logical_expr::Documentatio
              data_split_column, max_training_rows, seed. boosted_tree options: label, \
              positive_class, num_trees (100), max_depth (6), learning_rate (0.1), \
              min_rows_per_leaf (20), subsample (1.0), early_stop (true), l2 (1.0), the data_split \
-             options, max_training_rows, seed; missing values and strings are handled natively.",
+             options, max_training_rows, seed; missing values and strings are handled natively. \
+             text_classifier (the query returns one string column, the text, besides the label \
+             and split column) options: label (required), positive_class, l2 (1.0), \
+             max_iterations (100), tolerance (1e-4), class_weights, num_features (262144 hash \
+             buckets, 16 to 2097152), word_ngrams (2: words and word pairs; 0 for none), \
+             char_ngram_min / char_ngram_max (character n-grams within word boundaries; English \
+             2-4 and Chinese 1-3 unless given; char_ngram_max = 0 for none), language ('auto': \
+             Chinese character n-grams when the text has Han characters, else English words and \
+             characters; 'en'; 'zh'), sublinear_tf (true), idf (true), the data_split options, \
+             max_training_rows (1M), seed. NULL text trains as an empty text and predicts NULL.",
             "CREATE [OR REPLACE] MODEL [IF NOT EXISTS] name OPTIONS (model_type = '…', key = value, …) AS SELECT …",
         )
         .with_argument("name", "Letters, digits and _ (not starting with a digit).")
-        .with_argument("model_type", "'kmeans' (segments), 'naive_bayes' (Gaussian naive Bayes classifier), 'logistic_reg' or 'boosted_tree' (binary propensity); classifiers need label.")
+        .with_argument("model_type", "'kmeans' (segments), 'naive_bayes' (Gaussian naive Bayes classifier), 'logistic_reg' or 'boosted_tree' (binary propensity), 'text_classifier' (binary classifier of text: hashed word and character n-grams, logistic regression); classifiers need label.")
         .with_sql_example(
             "```sql\n\
              > CREATE OR REPLACE MODEL seg OPTIONS (model_type = 'kmeans', num_clusters = 6)\n\
                AS SELECT orders, revenue, recency_days FROM user_features;\n\
              > SELECT * FROM ml_model_info('seg');\n\
+             > CREATE MODEL happy OPTIONS (model_type = 'text_classifier', label = 'good')\n\
+               AS SELECT review_text, rating >= 4 AS good FROM reviews WHERE rating <> 3;\n\
+             > SELECT predict_proba('happy', 'Arrived broken, waste of money');\n\
              ```",
         )
         .build()

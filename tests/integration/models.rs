@@ -347,6 +347,7 @@ fn a_hand_edited_model_with_a_valid_checksum_is_an_error_not_a_panic() {
             ("km", "CREATE MODEL km OPTIONS (model_type = 'kmeans', num_clusters = 2) AS SELECT * FROM (VALUES (1.0), (2.0), (8.0), (9.0)) AS t(x)"),
             ("nb", "CREATE MODEL nb OPTIONS (model_type = 'naive_bayes', label = 'y') AS SELECT * FROM (VALUES (1.0, 'a'), (2.0, 'a'), (8.0, 'b'), (9.0, 'b')) AS t(x, y)"),
             ("lr", "CREATE MODEL lr OPTIONS (model_type = 'logistic_reg', label = 'y', data_split = 'none') AS SELECT * FROM (VALUES (1.0, false), (2.0, true), (8.0, false), (9.0, true)) AS t(x, y)"),
+            ("tc", "CREATE MODEL tc OPTIONS (model_type = 'text_classifier', label = 'y', data_split = 'none') AS SELECT * FROM (VALUES ('good', true), ('bad', false)) AS t(x, y)"),
         ] {
             query(&ctx, sql).await;
             let registry = ModelRegistry::new(state.path().join("models"));
@@ -355,6 +356,9 @@ fn a_hand_edited_model_with_a_valid_checksum_is_an_error_not_a_panic() {
                 ecomsql_udfs::model::ModelBody::Kmeans(b) => b.centroids.push(1.0),
                 ecomsql_udfs::model::ModelBody::NaiveBayes(b) => b.nb.means.pop().map(|_| ()).unwrap_or(()),
                 ecomsql_udfs::model::ModelBody::LogisticReg(b) => b.model.coefficients.push(0.5),
+                ecomsql_udfs::model::ModelBody::TextClassifier(b) => {
+                    b.model.weights.values.pop();
+                }
                 ecomsql_udfs::model::ModelBody::BoostedTree(_) => unreachable!(),
             }
             // Re-encoded with a correct checksum: only the shapes are wrong.

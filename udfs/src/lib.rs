@@ -8,9 +8,9 @@
 //! |---|---|---|
 //! | features | [`features`] | `hash_split`, `days_between`, `rfm_segment`, `sessionize` (window), `funnel`, `funnel_steps`, `retention` (aggregates), `summarize` (table) |
 //! | segments | [`segments`] | `segment`, `segment_distance`, `ml_centroids` (table); kernels: k-means, Gaussian naive Bayes |
-//! | models | [`ml`], [`model`], [`propensity`] | `predict_label`, `predict_proba`, `predict_label_probs`; tables `ml_predict`, `ml_evaluate`, `ml_model_info`, `ml_feature_importance`, `ml_explain_predict`, `ml_roc_curve`, `ml_lift_table`; the [`model::ModelStore`] trait, artifacts, training; kernels: logistic regression, boosted trees |
+//! | models | [`ml`], [`model`], [`propensity`] | `predict_label`, `predict_proba`, `predict_label_probs`; tables `ml_predict`, `ml_evaluate`, `ml_model_info`, `ml_feature_importance`, `ml_explain_predict`, `ml_roc_curve`, `ml_lift_table`; the [`model::ModelStore`] trait, artifacts, training; kernels: logistic regression (dense or sparse CSR rows), boosted trees |
 //! | metrics | [`metrics`] | `roc_auc`, `pr_auc`, `log_loss`, `lift_at` (exact aggregates); clustering quality kernels (silhouette, Davies–Bouldin) |
-//! | sentiment | [`sentiment`] | `sentiment`, `sentiment_label`, `sentiment_explain` |
+//! | sentiment | [`sentiment`] | `sentiment`, `sentiment_label`, `sentiment_explain`; the `text_classifier` model type's kernels (hashed n-grams, fit/predict) |
 //! | plan rewrites | [`rewrite`] | optimizer rule: `timestamp ± INTERVAL 'n days'` as a fixed duration |
 //!
 //! Model-backed functions take the session's [`model::ModelStore`] from [`register_all`] and

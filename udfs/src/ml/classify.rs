@@ -7,9 +7,11 @@ use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{Result, exec_err};
 
+use crate::model::artifact::TextClassifierBody;
 use crate::model::features::encode_batch;
 use crate::model::train::argmax;
 use crate::model::{Model, ModelBody};
+use crate::sentiment::text_hashing::HashScratch;
 
 /// Class probabilities of a batch.
 #[derive(Debug)]
@@ -42,11 +44,57 @@ pub fn class_names<'m>(function: &str, model: &'m Model) -> Result<(&'m [String]
             let positive = b.classes.iter().position(|c| *c == b.positive_class);
             Ok((&b.classes, positive))
         }
+        ModelBody::TextClassifier(b) => {
+            let positive = b.classes.iter().position(|c| *c == b.positive_class);
+            Ok((&b.classes, positive))
+        }
         ModelBody::Kmeans(_) => exec_err!(
             "{function}: model {} is a kmeans model, not a classifier; use segment() for k-means models",
             model.label()
         ),
     }
+}
+
+/// A text classifier's probabilities: one string argument, the text; NULL text gives NULL.
+fn classify_texts(
+    what: &str,
+    body: &TextClassifierBody,
+    positive: usize,
+    arrays: &[ArrayRef],
+    rows: usize,
+    threshold: Option<ArrayRef>,
+) -> Result<Classified> {
+    if !body.model.is_consistent() || body.classes.len() != 2 {
+        return exec_err!("{what} is damaged: its weights do not match its featurizer");
+    }
+    let [text] = arrays else {
+        return exec_err!("{what} takes 1 feature (the text), got {}", arrays.len());
+    };
+    if !crate::model::features::is_string_type(text.data_type())
+        && text.data_type() != &DataType::Null
+    {
+        return exec_err!(
+            "{what}: feature 1 (the text) must be a string, got {}",
+            text.data_type()
+        );
+    }
+    let text = datafusion::arrow::compute::cast(text, &DataType::Utf8)?;
+    let text = text.as_string::<i32>();
+    let mut scratch = HashScratch::default();
+    let mut proba = vec![0.0; rows * 2];
+    for r in 0..rows {
+        if text.is_valid(r) {
+            let p = body.model.predict_proba(text.value(r), &mut scratch);
+            proba[r * 2 + positive] = p;
+            proba[r * 2 + 1 - positive] = 1.0 - p;
+        }
+    }
+    Ok(Classified {
+        proba,
+        classes: 2,
+        nulls: text.logical_nulls(),
+        threshold,
+    })
 }
 
 /// Encodes `arrays` and computes class probabilities. For a two-class model one extra
@@ -71,6 +119,9 @@ pub fn classify_arrays(
         features = &arrays[..arrays.len() - 1];
     }
     let what = format!("{function}: model {}", model.label());
+    if let ModelBody::TextClassifier(b) = &model.body {
+        return classify_texts(&what, b, positive.unwrap_or(1), features, rows, threshold);
+    }
     let encoded = encode_batch(
         &what,
         &model.features,
@@ -91,7 +142,7 @@ pub fn classify_arrays(
         }
         ModelBody::LogisticReg(b) => b.model.coefficients.len() == width && classes == 2,
         ModelBody::BoostedTree(_) => classes == 2, // the kernel checks its own shapes
-        ModelBody::Kmeans(_) => true,
+        ModelBody::Kmeans(_) | ModelBody::TextClassifier(_) => true,
     };
     if !fits {
         return exec_err!(
@@ -119,7 +170,9 @@ pub fn classify_arrays(
                 proba[r * 2 + 1 - pos] = 1.0 - p;
             }
         }
-        ModelBody::Kmeans(_) => unreachable!("class_names rejected k-means"),
+        ModelBody::Kmeans(_) | ModelBody::TextClassifier(_) => {
+            unreachable!("class_names rejected k-means; text was classified above")
+        }
     }
     Ok(Classified {
         proba,
@@ -169,6 +222,7 @@ pub async fn labelled_probabilities(
         ModelBody::NaiveBayes(b) => &b.label,
         ModelBody::LogisticReg(b) => &b.label,
         ModelBody::BoostedTree(b) => &b.label,
+        ModelBody::TextClassifier(b) => &b.label,
         ModelBody::Kmeans(_) => {
             return exec_err!("{function}: model {} is not a classifier", model.label());
         }

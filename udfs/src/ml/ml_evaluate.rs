@@ -106,7 +106,7 @@ fn schema(model_type: ModelType) -> SchemaRef {
                 false,
             ));
         }
-        ModelType::LogisticReg | ModelType::BoostedTree => {
+        ModelType::LogisticReg | ModelType::BoostedTree | ModelType::TextClassifier => {
             fields.extend(BINARY_METRICS.iter().map(|m| f(m)));
         }
         ModelType::NaiveBayes => {
@@ -186,12 +186,18 @@ impl TableComputation for Evaluate {
                 }
                 acc.finish(&model)?
             }
-            ModelBody::NaiveBayes(_) | ModelBody::LogisticReg(_) | ModelBody::BoostedTree(_) => {
+            ModelBody::NaiveBayes(_)
+            | ModelBody::LogisticReg(_)
+            | ModelBody::BoostedTree(_)
+            | ModelBody::TextClassifier(_) => {
                 let (labels, proba, names, positive) =
                     labelled_probabilities(f, &model, stream, &idx).await?;
                 let mut m = BTreeMap::new();
                 match (positive, model.model_type) {
-                    (Some(pos), ModelType::LogisticReg | ModelType::BoostedTree) => {
+                    (
+                        Some(pos),
+                        ModelType::LogisticReg | ModelType::BoostedTree | ModelType::TextClassifier,
+                    ) => {
                         let y: Vec<bool> = labels.iter().map(|&l| l as usize == pos).collect();
                         let p: Vec<f64> = (0..labels.len()).map(|r| proba[r * 2 + pos]).collect();
                         binary_metrics(&y, &p, 0.5, &mut m);
@@ -291,7 +297,7 @@ fn build_row(model_type: ModelType, m: &BTreeMap<String, f64>) -> Result<RecordB
             sizes.append(true);
             columns.push(Arc::new(sizes.finish()));
         }
-        ModelType::LogisticReg | ModelType::BoostedTree => {
+        ModelType::LogisticReg | ModelType::BoostedTree | ModelType::TextClassifier => {
             for k in BINARY_METRICS {
                 columns.push(get(k));
             }

@@ -9,12 +9,14 @@
 //!   is the intercept (a string feature's baseline is "no category").
 //! - `boosted_tree`: TreeSHAP values (exact Shapley values of the trees); the baseline is the
 //!   mean training log-odds.
+//! - `text_classifier`: weight × value per hashed n-gram bucket of the text, named by the text's
+//!   n-grams in that bucket ("not good", "ood!"); the baseline is the intercept.
 
 use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    ArrayRef, Float64Builder, ListBuilder, RecordBatch, StringBuilder, StructBuilder,
+    ArrayRef, AsArray, Float64Builder, ListBuilder, RecordBatch, StringBuilder, StructBuilder,
 };
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
@@ -31,6 +33,7 @@ use crate::ml::lazy_table::{LazyTable, TableComputation};
 use crate::ml::model_args::{feature_indices, int_literal, plan_query_now, string_literal};
 use crate::model::features::encode_batch;
 use crate::model::{Model, ModelBody, ModelRef, ModelStore, StoreHandle};
+use crate::sentiment::text_hashing::HashScratch;
 
 /// The `ml_explain_predict` table function.
 #[derive(Debug)]
@@ -62,12 +65,13 @@ static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
          reasons: predicted_label, probability, baseline_logit and top_feature_attributions, a \
          list of the top_k {feature, contribution} pairs by absolute contribution (in log-odds). \
          Over all features, baseline_logit + the contributions = logit(probability). \
-         logistic_reg: coefficient × standardised value; boosted_tree: TreeSHAP values.",
+         logistic_reg: coefficient × standardised value; boosted_tree: TreeSHAP values; \
+         text_classifier: the text's word and character n-grams, weight × value each.",
         "ml_explain_predict('model', 'SELECT …', top_k)",
     )
     .with_argument(
         "model",
-        "A logistic_reg or boosted_tree model name, optionally with @version.",
+        "A logistic_reg, boosted_tree or text_classifier model name, optionally with @version.",
     )
     .with_argument(
         "query",
@@ -121,10 +125,10 @@ impl TableFunctionImpl for MlExplainPredictFunc {
         let model = model_ref.resolve(&*self.store)?;
         if !matches!(
             model.body,
-            ModelBody::LogisticReg(_) | ModelBody::BoostedTree(_)
+            ModelBody::LogisticReg(_) | ModelBody::BoostedTree(_) | ModelBody::TextClassifier(_)
         ) {
             return plan_err!(
-                "{f}: model {} is a {} model; explanations are defined for logistic_reg and boosted_tree",
+                "{f}: model {} is a {} model; explanations are defined for logistic_reg, boosted_tree and text_classifier",
                 model.label(),
                 model.model_type.as_str()
             );
@@ -235,7 +239,22 @@ impl TableComputation for Explain {
             let rows = batch.num_rows();
             let arrays: Vec<ArrayRef> = idx.iter().map(|&i| Arc::clone(batch.column(i))).collect();
             let c = classify_arrays(f, &model, &arrays, rows, false)?;
-            let (baseline, contrib) = contributions(f, &model, &arrays, rows)?;
+            let text_model = match &model.body {
+                ModelBody::TextClassifier(b) => Some(&b.model),
+                _ => None,
+            };
+            let (baseline, contrib) = match text_model {
+                Some(m) => (m.intercept, Vec::new()),
+                None => contributions(f, &model, &arrays, rows)?,
+            };
+            let texts = match text_model {
+                Some(_) => Some(datafusion::arrow::compute::cast(
+                    &arrays[0],
+                    &DataType::Utf8,
+                )?),
+                None => None,
+            };
+            let mut scratch = HashScratch::default();
             let mut label = StringBuilder::new();
             let mut prob = Float64Builder::new();
             let mut base = Float64Builder::new();
@@ -251,7 +270,6 @@ impl TableComputation for Explain {
                 DataType::Struct(attribution_fields()),
                 true,
             )));
-            let mut order: Vec<usize> = (0..nf).collect();
             for r in 0..rows {
                 if c.nulls.as_ref().is_some_and(|n| n.is_null(r)) {
                     label.append_null();
@@ -263,18 +281,29 @@ impl TableComputation for Explain {
                 label.append_value(&names[c.predicted(r, positive)]);
                 prob.append_value(c.probability(r, positive));
                 base.append_value(baseline);
-                let row = &contrib[r * nf..(r + 1) * nf];
-                order.sort_by(|&a, &b| row[b].abs().total_cmp(&row[a].abs()).then(a.cmp(&b)));
+                let mut attributions: Vec<(String, f64)> = match (text_model, &texts) {
+                    (Some(m), Some(t)) => {
+                        m.attributions(t.as_string::<i32>().value(r), &mut scratch)
+                    }
+                    _ => model
+                        .features
+                        .iter()
+                        .zip(&contrib[r * nf..(r + 1) * nf])
+                        .map(|(f, c)| (f.name.clone(), *c))
+                        .collect(),
+                };
+                // Stable: ties keep feature (or bucket) order.
+                attributions.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
                 let items = top.values();
-                for &j in order.iter().take(self.top_k) {
+                for (name, value) in attributions.iter().take(self.top_k) {
                     items
                         .field_builder::<StringBuilder>(0)
                         .expect("feature builder")
-                        .append_value(&model.features[j].name);
+                        .append_value(name);
                     items
                         .field_builder::<Float64Builder>(1)
                         .expect("contribution builder")
-                        .append_value(row[j]);
+                        .append_value(*value);
                     items.append(true);
                 }
                 top.append(true);

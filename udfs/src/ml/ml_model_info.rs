@@ -221,6 +221,41 @@ pub fn info_rows(m: &Model) -> Vec<(&'static str, String, String)> {
                 rows.push(("importance", f.name.clone(), g.to_string()));
             }
         }
+        ModelBody::TextClassifier(b) => {
+            rows.push(("class", "label_column".into(), b.label.clone()));
+            rows.push(("class", "positive_class".into(), b.positive_class.clone()));
+            for (c, w) in b.classes.iter().zip(&b.class_weights) {
+                rows.push(("class", c.clone(), format!("weight={w}")));
+            }
+            rows.push(("training", "data_split".into(), b.data_split.clone()));
+            rows.push(("training", "eval_rows".into(), b.eval_rows.to_string()));
+            let k = &b.model;
+            rows.push((
+                "text_classifier",
+                "intercept".into(),
+                k.intercept.to_string(),
+            ));
+            rows.push((
+                "text_classifier",
+                "nonzero_weights".into(),
+                k.nonzero_weights().to_string(),
+            ));
+            rows.push((
+                "text_classifier",
+                "training_ngrams".into(),
+                k.training_nnz.to_string(),
+            ));
+            rows.push((
+                "text_classifier",
+                "iterations".into(),
+                k.iterations.to_string(),
+            ));
+            rows.push((
+                "text_classifier",
+                "converged".into(),
+                k.converged.to_string(),
+            ));
+        }
         ModelBody::NaiveBayes(b) => {
             rows.push(("class", "label_column".into(), b.label.clone()));
             if let Some(p) = &b.positive_class {

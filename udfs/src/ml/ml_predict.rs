@@ -111,7 +111,10 @@ impl TableFunctionImpl for MlPredictFunc {
                     "centroid_distance",
                 ),
             ],
-            ModelBody::NaiveBayes(_) | ModelBody::LogisticReg(_) | ModelBody::BoostedTree(_) => {
+            ModelBody::NaiveBayes(_)
+            | ModelBody::LogisticReg(_)
+            | ModelBody::BoostedTree(_)
+            | ModelBody::TextClassifier(_) => {
                 vec![
                     call(
                         ScalarUDF::new_from_impl(predict_label::PredictLabelFunc::new(Arc::clone(

@@ -24,15 +24,19 @@ pub enum ModelType {
     LogisticReg,
     /// Gradient-boosted decision trees, binary (propensity).
     BoostedTree,
+    /// Binary classifier of free text: hashed n-grams and logistic regression (sentiment on
+    /// the user's own labels).
+    TextClassifier,
 }
 
 impl ModelType {
     /// Every model type, as accepted by `OPTIONS (model_type = …)`.
-    pub const ALL: [ModelType; 4] = [
+    pub const ALL: [ModelType; 5] = [
         ModelType::Kmeans,
         ModelType::NaiveBayes,
         ModelType::LogisticReg,
         ModelType::BoostedTree,
+        ModelType::TextClassifier,
     ];
 
     /// The SQL spelling.
@@ -42,6 +46,7 @@ impl ModelType {
             ModelType::NaiveBayes => "naive_bayes",
             ModelType::LogisticReg => "logistic_reg",
             ModelType::BoostedTree => "boosted_tree",
+            ModelType::TextClassifier => "text_classifier",
         }
     }
 
@@ -57,7 +62,9 @@ impl ModelType {
         match self {
             ModelType::Kmeans => "davies_bouldin_index",
             ModelType::NaiveBayes => "accuracy",
-            ModelType::LogisticReg | ModelType::BoostedTree => "roc_auc",
+            ModelType::LogisticReg | ModelType::BoostedTree | ModelType::TextClassifier => {
+                "roc_auc"
+            }
         }
     }
 }
@@ -169,6 +176,25 @@ pub struct BoostedTreeBody {
     pub trees: crate::propensity::boosted_tree::BoostedTrees,
 }
 
+/// A fitted text classifier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextClassifierBody {
+    /// The label column's name in the training query.
+    pub label: String,
+    /// The two class labels (as text), sorted.
+    pub classes: Vec<String>,
+    /// The class whose probability the model predicts.
+    pub positive_class: String,
+    /// Weight given to each class in training (`classes` order).
+    pub class_weights: Vec<f64>,
+    /// How rows were held out for evaluation.
+    pub data_split: String,
+    /// Rows held out (the stored metrics are computed on them; on the training rows when 0).
+    pub eval_rows: u64,
+    /// The fitted kernel: featurizer settings, idf, weights per hash bucket.
+    pub model: crate::sentiment::text_classifier::TextClassifier,
+}
+
 /// The fitted part of a model, by type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -181,6 +207,8 @@ pub enum ModelBody {
     LogisticReg(LogisticBody),
     /// Boosted trees.
     BoostedTree(BoostedTreeBody),
+    /// Text classifier.
+    TextClassifier(TextClassifierBody),
 }
 
 /// A trained model version.

@@ -13,6 +13,10 @@
 //!   NaN, and the trees learn where missing values go) and strings as their index in the sorted
 //!   training vocabulary (NULL and unseen values missing), one column per feature.
 //!
+//! - Text models (`text_classifier`) take one string column as *text*: the collector keeps the
+//!   strings as they are (NULL as an empty text) and the model featurizes them itself
+//!   (hashed n-grams, see `sentiment/text_hashing.rs`); [`encode_batch`] does not handle them.
+//!
 //! [`TrainingCollector`] streams record batches into a column-major store (optionally a uniform
 //! reservoir sample) and [`encode_batch`] encodes prediction inputs.
 
@@ -50,6 +54,8 @@ pub enum FeatureKind {
         /// The training values, sorted; one encoded column each.
         vocabulary: Vec<String>,
     },
+    /// Free text, featurized by the model itself (`text_classifier`).
+    Text,
 }
 
 /// One input feature of a model.
@@ -72,6 +78,7 @@ impl FeatureSpec {
         match &self.kind {
             FeatureKind::Numeric { .. } => 1,
             FeatureKind::Categorical { vocabulary } => vocabulary.len(),
+            FeatureKind::Text => 0,
         }
     }
 
@@ -93,6 +100,10 @@ impl FeatureSpec {
                 vocabulary.join(", "),
                 self.nulls
             ),
+            FeatureKind::Text => format!(
+                "text ({}) hashed word and character n-grams, nulls={} (trained as empty text)",
+                self.data_type, self.nulls
+            ),
         }
     }
 }
@@ -106,6 +117,7 @@ pub fn encoded_names(specs: &[FeatureSpec]) -> Vec<String> {
             FeatureKind::Categorical { vocabulary } => {
                 out.extend(vocabulary.iter().map(|v| format!("{}={v}", s.name)));
             }
+            FeatureKind::Text => {}
         }
     }
     out
@@ -187,6 +199,13 @@ pub fn encode_batch(
     let mut bad_rows: Option<Vec<bool>> = None;
     for (i, (spec, array)) in specs.iter().zip(arrays).enumerate() {
         match &spec.kind {
+            FeatureKind::Text => {
+                return exec_err!(
+                    "{what}: feature {} ({}) is text, which only its text_classifier model can encode",
+                    i + 1,
+                    spec.name
+                );
+            }
             FeatureKind::Numeric { mean, std, .. } => {
                 if !is_numeric_type(array.data_type()) {
                     return exec_err!(
@@ -293,6 +312,8 @@ enum RawColumn {
         values: Vec<String>,
         lookup: HashMap<String, u32>,
     },
+    /// Free text, NULL stored as "".
+    Text(Vec<String>),
 }
 
 const NULL_CODE: u32 = u32::MAX;
@@ -320,6 +341,8 @@ pub struct TrainingData {
     pub row_hashes: Vec<u64>,
     /// Per kept row, whether the split column marked it as held out.
     pub held_out: Option<Vec<bool>>,
+    /// The text of each kept row, for text models (their `columns` are empty).
+    pub texts: Option<Vec<String>>,
 }
 
 impl TrainingData {
@@ -328,9 +351,9 @@ impl TrainingData {
         self.columns.iter().map(Vec::as_slice).collect()
     }
 
-    /// Rows in the matrix.
+    /// Rows kept (in the matrix, or texts for text models).
     pub fn rows(&self) -> usize {
-        self.columns.first().map_or(0, Vec::len)
+        self.row_hashes.len()
     }
 }
 
@@ -367,6 +390,31 @@ impl TrainingCollector {
         max_rows: usize,
         seed: u64,
     ) -> Result<Self> {
+        Self::build(model, schema, label, split_column, max_rows, seed, false)
+    }
+
+    /// As [`TrainingCollector::try_new`] for a text model: the query must have exactly one
+    /// column besides the label (and split column), a string, kept as text.
+    pub fn try_new_text(
+        model: &str,
+        schema: &Schema,
+        label: Option<&str>,
+        split_column: Option<&str>,
+        max_rows: usize,
+        seed: u64,
+    ) -> Result<Self> {
+        Self::build(model, schema, label, split_column, max_rows, seed, true)
+    }
+
+    fn build(
+        model: &str,
+        schema: &Schema,
+        label: Option<&str>,
+        split_column: Option<&str>,
+        max_rows: usize,
+        seed: u64,
+        text: bool,
+    ) -> Result<Self> {
         let mut split_idx = None;
         if let Some(c) = split_column {
             match schema.index_of(c) {
@@ -397,6 +445,22 @@ impl TrainingCollector {
                 }
             }
         }
+        if text {
+            let names: Vec<&str> = schema
+                .fields()
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| Some(*i) != label_idx && Some(*i) != split_idx)
+                .map(|(_, f)| f.name().as_str())
+                .collect();
+            if names.len() != 1 {
+                return plan_err!(
+                    "CREATE MODEL {model}: text_classifier takes exactly one text column besides the label, got {}: {}",
+                    names.len(),
+                    names.join(", ")
+                );
+            }
+        }
         let mut feature_idx = Vec::new();
         let mut raw = Vec::new();
         for (i, f) in schema.fields().iter().enumerate() {
@@ -404,7 +468,15 @@ impl TrainingCollector {
                 continue;
             }
             let t = f.data_type();
-            if is_numeric_type(t) {
+            if text {
+                if !is_string_type(t) {
+                    return plan_err!(
+                        "CREATE MODEL {model}: the text column {:?} must be a string, got {t}",
+                        f.name()
+                    );
+                }
+                raw.push(RawColumn::Text(Vec::new()));
+            } else if is_numeric_type(t) {
                 raw.push(RawColumn::Numeric(Vec::new()));
             } else if is_string_type(t) {
                 raw.push(RawColumn::Categorical {
@@ -454,8 +526,8 @@ impl TrainingCollector {
         })
     }
 
-    /// Bytes held per kept row (for memory accounting).
-    pub fn bytes_per_row(&self) -> usize {
+    /// Fixed bytes held per kept row (text adds its length).
+    fn bytes_per_row(&self) -> usize {
         self.raw.len() * 8 + if self.labels.is_some() { 4 } else { 0 }
     }
 
@@ -469,8 +541,8 @@ impl TrainingCollector {
         self.seen
     }
 
-    /// Adds one batch. Returns the number of rows newly appended (not replaced), so the caller
-    /// can grow its memory reservation.
+    /// Adds one batch. Returns the bytes newly held (rows appended, text included; a replaced
+    /// reservoir row is not counted), so the caller can grow its memory reservation.
     pub fn push(&mut self, batch: &datafusion::arrow::array::RecordBatch) -> Result<usize> {
         let n = batch.num_rows();
         // Convert each column once for the whole batch.
@@ -496,7 +568,7 @@ impl TrainingCollector {
                     numeric.push(Some(a));
                     strings.push(None);
                 }
-                RawColumn::Categorical { .. } => {
+                RawColumn::Categorical { .. } | RawColumn::Text(_) => {
                     let a = to_utf8(col)?;
                     self.nulls[j] += a.null_count() as u64;
                     numeric.push(None);
@@ -510,6 +582,7 @@ impl TrainingCollector {
         };
         let split = self.split_idx.map(|c| batch.column(c).as_boolean().clone());
         let mut appended = 0;
+        let mut text_bytes = 0;
         for r in 0..n {
             if let Some(l) = &label
                 && l.is_null(r)
@@ -567,6 +640,20 @@ impl TrainingCollector {
                             Some(s) => codes[s] = code,
                         }
                     }
+                    RawColumn::Text(texts) => {
+                        let a = strings[j].as_ref().map(|a| a.as_string::<i32>());
+                        let t = match a {
+                            Some(a) if a.is_valid(r) => a.value(r).to_string(),
+                            _ => String::new(),
+                        };
+                        match slot {
+                            None => {
+                                text_bytes += t.len();
+                                texts.push(t);
+                            }
+                            Some(s) => texts[s] = t,
+                        }
+                    }
                 }
             }
             if let Some(s) = &split {
@@ -593,7 +680,7 @@ impl TrainingCollector {
                 }
             }
         }
-        Ok(appended)
+        Ok(appended * self.bytes_per_row() + text_bytes)
     }
 
     /// Computes the feature statistics, imputes, standardises and one-hot encodes.
@@ -601,6 +688,7 @@ impl TrainingCollector {
         let rows = self.kept;
         let mut specs = Vec::with_capacity(self.raw.len());
         let mut columns = Vec::new();
+        let mut texts = None;
         let mut fingerprint_rows = vec![0u64; rows];
         for (j, raw) in self.raw.into_iter().enumerate() {
             let c = self.feature_idx[j];
@@ -653,6 +741,21 @@ impl TrainingCollector {
                             min: if count > 0 { min } else { 0.0 },
                             max: if count > 0 { max } else { 0.0 },
                         },
+                    });
+                }
+                RawColumn::Text(v) => {
+                    for (r, t) in v.iter().enumerate() {
+                        fingerprint_rows[r] = mix(
+                            fingerprint_rows[r],
+                            xxhash_rust::xxh64::xxh64(t.as_bytes(), 13),
+                        );
+                    }
+                    texts = Some(v);
+                    specs.push(FeatureSpec {
+                        name,
+                        data_type,
+                        nulls: self.nulls[j],
+                        kind: FeatureKind::Text,
                     });
                 }
                 RawColumn::Categorical { codes, values, .. } => {
@@ -727,6 +830,7 @@ impl TrainingCollector {
             fingerprint: format!("{total:016x}"),
             row_hashes: fingerprint_rows.iter().map(|&h| finalize(h)).collect(),
             held_out: self.split_idx.map(|_| self.split),
+            texts,
         })
     }
 }
@@ -833,6 +937,53 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("takes 2 features (x, c), got 1"), "{err}");
+    }
+
+    #[test]
+    fn text_models_keep_one_string_column_as_text() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("review", DataType::Utf8, true),
+            Field::new("good", DataType::Boolean, true),
+        ]));
+        let b = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec![Some("great"), None, Some("bad")])),
+                Arc::new(BooleanArray::from(vec![Some(true), Some(false), None])),
+            ],
+        )
+        .unwrap();
+        let mut c =
+            TrainingCollector::try_new_text("m", &schema, Some("good"), None, 100, 0).unwrap();
+        // Bytes held: 2 rows × (8 + 4) plus the text ("great" and the empty NULL text).
+        assert_eq!(c.push(&b).unwrap(), 2 * 12 + 5);
+        let d = c.finish(false, false).unwrap();
+        assert_eq!(d.texts, Some(vec!["great".to_string(), String::new()]));
+        assert!(d.columns.is_empty());
+        assert_eq!((d.rows(), d.rows_without_label), (2, 1));
+        assert_eq!(d.specs[0].kind, FeatureKind::Text);
+        assert_eq!(d.specs[0].nulls, 1);
+        // Encoding text the numeric way is refused by name.
+        let err = encode_batch("t", &d.specs, false, false, &[b.column(0).clone()], 3)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("feature 1 (review) is text"), "{err}");
+        // Exactly one string column.
+        let err = TrainingCollector::try_new_text("m", &b.schema(), None, None, 10, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("exactly one text column besides the label, got 2"),
+            "{err}"
+        );
+        let numbers = Schema::new(vec![Field::new("x", DataType::Float64, true)]);
+        let err = TrainingCollector::try_new_text("m", &numbers, None, None, 10, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("the text column \"x\" must be a string, got Float64"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -153,6 +153,31 @@ pub struct BoostedTreeOptions {
     pub max_training_rows: usize,
 }
 
+/// Validated text classifier options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextClassifierOptions {
+    /// The label column.
+    pub label: String,
+    /// The positive class (default: the later of the two sorted labels).
+    pub positive_class: Option<String>,
+    /// L2 penalty (default 1.0, scikit-learn's C = 1).
+    pub l2: f64,
+    /// L-BFGS iterations (default 100).
+    pub max_iterations: usize,
+    /// Gradient tolerance (default 1e-4).
+    pub tolerance: f64,
+    /// Class weights (default none).
+    pub class_weights: ClassWeights,
+    /// How texts become features.
+    pub hashing: crate::sentiment::text_hashing::TextHashing,
+    /// Held-out rows (default random 0.2).
+    pub data_split: DataSplit,
+    /// Past this many rows a uniform sample is used (default 1M: text rows are large).
+    pub max_training_rows: usize,
+    /// Seed of the sample (default 0).
+    pub seed: u64,
+}
+
 /// Options of a model type, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ValidOptions {
@@ -164,6 +189,8 @@ pub enum ValidOptions {
     LogisticReg(LogisticOptions),
     /// Boosted trees.
     BoostedTree(BoostedTreeOptions),
+    /// Text classifier.
+    TextClassifier(TextClassifierOptions),
 }
 
 const KMEANS_KEYS: &[&str] = &[
@@ -212,6 +239,27 @@ const BOOSTED_TREE_KEYS: &[&str] = &[
     "max_training_rows",
     "seed",
 ];
+const TEXT_CLASSIFIER_KEYS: &[&str] = &[
+    "model_type",
+    "label",
+    "positive_class",
+    "l2",
+    "max_iterations",
+    "tolerance",
+    "class_weights",
+    "num_features",
+    "word_ngrams",
+    "char_ngram_min",
+    "char_ngram_max",
+    "language",
+    "sublinear_tf",
+    "idf",
+    "data_split",
+    "data_split_fraction",
+    "data_split_column",
+    "max_training_rows",
+    "seed",
+];
 const NAIVE_BAYES_KEYS: &[&str] = &[
     "model_type",
     "label",
@@ -222,6 +270,8 @@ const NAIVE_BAYES_KEYS: &[&str] = &[
 
 /// Default row cap before sampling.
 pub const DEFAULT_MAX_TRAINING_ROWS: usize = 10_000_000;
+/// Default row cap of text models (a review's n-grams take a few kilobytes in training).
+pub const DEFAULT_MAX_TEXT_ROWS: usize = 1_000_000;
 
 impl ValidOptions {
     /// The model type.
@@ -231,6 +281,7 @@ impl ValidOptions {
             ValidOptions::NaiveBayes(_) => ModelType::NaiveBayes,
             ValidOptions::LogisticReg(_) => ModelType::LogisticReg,
             ValidOptions::BoostedTree(_) => ModelType::BoostedTree,
+            ValidOptions::TextClassifier(_) => ModelType::TextClassifier,
         }
     }
 
@@ -241,6 +292,7 @@ impl ValidOptions {
             ValidOptions::NaiveBayes(o) => Some(&o.label),
             ValidOptions::LogisticReg(o) => Some(&o.label),
             ValidOptions::BoostedTree(o) => Some(&o.label),
+            ValidOptions::TextClassifier(o) => Some(&o.label),
         }
     }
 
@@ -254,6 +306,10 @@ impl ValidOptions {
             | ValidOptions::BoostedTree(BoostedTreeOptions {
                 data_split: DataSplit::Column(c),
                 ..
+            })
+            | ValidOptions::TextClassifier(TextClassifierOptions {
+                data_split: DataSplit::Column(c),
+                ..
             }) => Some(c),
             _ => None,
         }
@@ -265,13 +321,18 @@ impl ValidOptions {
             ValidOptions::Kmeans(o) => o.standardize,
             ValidOptions::NaiveBayes(_) => false,
             ValidOptions::LogisticReg(o) => o.standardize,
-            ValidOptions::BoostedTree(_) => false,
+            ValidOptions::BoostedTree(_) | ValidOptions::TextClassifier(_) => false,
         }
     }
 
     /// Whether the model uses the native feature encoding (trees).
     pub fn native_encoding(&self) -> bool {
         matches!(self, ValidOptions::BoostedTree(_))
+    }
+
+    /// Whether the model takes one text column (kept as text, featurized by the model).
+    pub fn text_input(&self) -> bool {
+        matches!(self, ValidOptions::TextClassifier(_))
     }
 
     /// Row cap and sampling seed.
@@ -281,6 +342,7 @@ impl ValidOptions {
             ValidOptions::NaiveBayes(o) => (o.max_training_rows, o.seed),
             ValidOptions::LogisticReg(o) => (o.max_training_rows, o.seed),
             ValidOptions::BoostedTree(o) => (o.max_training_rows, o.params.seed),
+            ValidOptions::TextClassifier(o) => (o.max_training_rows, o.seed),
         }
     }
 
@@ -325,18 +387,7 @@ impl ValidOptions {
                 put("l2", o.l2.to_string());
                 put("max_iterations", o.max_iterations.to_string());
                 put("tolerance", o.tolerance.to_string());
-                put(
-                    "class_weights",
-                    match &o.class_weights {
-                        ClassWeights::None => "none".into(),
-                        ClassWeights::Balanced => "balanced".into(),
-                        ClassWeights::Explicit(v) => v
-                            .iter()
-                            .map(|(c, w)| format!("{c}:{w}"))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    },
-                );
+                put("class_weights", class_weights_text(&o.class_weights));
                 put("standardize", o.standardize.to_string());
                 put("data_split", o.data_split.to_string());
                 put("max_training_rows", o.max_training_rows.to_string());
@@ -359,6 +410,40 @@ impl ValidOptions {
                 put("max_training_rows", o.max_training_rows.to_string());
                 put("seed", p.seed.to_string());
             }
+            ValidOptions::TextClassifier(o) => {
+                put("label", o.label.clone());
+                if let Some(p) = &o.positive_class {
+                    put("positive_class", p.clone());
+                }
+                put("l2", o.l2.to_string());
+                put("max_iterations", o.max_iterations.to_string());
+                put("tolerance", o.tolerance.to_string());
+                put("class_weights", class_weights_text(&o.class_weights));
+                let h = &o.hashing;
+                put("num_features", h.num_features.to_string());
+                put("word_ngrams", h.word_ngrams.to_string());
+                let range = |[lo, hi]: [usize; 2]| {
+                    if hi == 0 {
+                        "none".to_string()
+                    } else {
+                        format!("{lo}-{hi}")
+                    }
+                };
+                put(
+                    "char_ngrams",
+                    format!(
+                        "en {}, zh {}",
+                        range(h.en_char_ngrams),
+                        range(h.zh_char_ngrams)
+                    ),
+                );
+                put("language", h.language.as_str().into());
+                put("sublinear_tf", h.sublinear_tf.to_string());
+                put("idf", h.idf.to_string());
+                put("data_split", o.data_split.to_string());
+                put("max_training_rows", o.max_training_rows.to_string());
+                put("seed", o.seed.to_string());
+            }
             ValidOptions::NaiveBayes(o) => {
                 put("label", o.label.clone());
                 put("var_smoothing", o.var_smoothing.to_string());
@@ -367,6 +452,18 @@ impl ValidOptions {
             }
         }
         m
+    }
+}
+
+fn class_weights_text(w: &ClassWeights) -> String {
+    match w {
+        ClassWeights::None => "none".into(),
+        ClassWeights::Balanced => "balanced".into(),
+        ClassWeights::Explicit(v) => v
+            .iter()
+            .map(|(c, w)| format!("{c}:{w}"))
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
 
@@ -485,6 +582,7 @@ pub fn validate(model: &str, options: &[(String, OptionValue)]) -> Result<ValidO
         ModelType::NaiveBayes => NAIVE_BAYES_KEYS,
         ModelType::LogisticReg => LOGISTIC_KEYS,
         ModelType::BoostedTree => BOOSTED_TREE_KEYS,
+        ModelType::TextClassifier => TEXT_CLASSIFIER_KEYS,
     };
     if let Some(unknown) = r.values.keys().find(|k| !allowed.contains(&k.as_str())) {
         return plan_err!(
@@ -575,31 +673,7 @@ pub fn validate(model: &str, options: &[(String, OptionValue)]) -> Result<ValidO
                     "CREATE MODEL {model}: logistic_reg needs label = '<column>' naming the binary label column of the training query"
                 );
             };
-            let class_weights = match r.string("class_weights")? {
-                None => ClassWeights::None,
-                Some(s) if s.eq_ignore_ascii_case("balanced") => ClassWeights::Balanced,
-                Some(s) if s.eq_ignore_ascii_case("none") => ClassWeights::None,
-                Some(s) => {
-                    let mut v = Vec::new();
-                    for part in s.split(',') {
-                        let parsed = part
-                            .rsplit_once(':')
-                            .and_then(|(c, w)| {
-                                Some((c.trim().to_string(), w.trim().parse::<f64>().ok()?))
-                            })
-                            .filter(|(c, w)| !c.is_empty() && w.is_finite() && *w > 0.0);
-                        match parsed {
-                            Some(p) => v.push(p),
-                            None => {
-                                return plan_err!(
-                                    "CREATE MODEL {model}: option class_weights must be 'balanced' or 'class:weight, class:weight' with positive weights, got '{s}'"
-                                );
-                            }
-                        }
-                    }
-                    ClassWeights::Explicit(v)
-                }
-            };
+            let class_weights = class_weights_option(model, &mut r)?;
             let data_split = data_split_option(model, &mut r)?;
             ValidOptions::LogisticReg(LogisticOptions {
                 label,
@@ -646,6 +720,33 @@ pub fn validate(model: &str, options: &[(String, OptionValue)]) -> Result<ValidO
                 max_training_rows: max_rows(&mut r)?,
             })
         }
+        ModelType::TextClassifier => {
+            let Some(label) = r.string("label")? else {
+                return plan_err!(
+                    "CREATE MODEL {model}: text_classifier needs label = '<column>' naming the binary label column of the training query (for example rating >= 4)"
+                );
+            };
+            let class_weights = class_weights_option(model, &mut r)?;
+            let data_split = data_split_option(model, &mut r)?;
+            let hashing = text_hashing_option(model, &mut r)?;
+            ValidOptions::TextClassifier(TextClassifierOptions {
+                label,
+                positive_class: r.string("positive_class")?,
+                l2: r.float("l2", 1.0, 0.0, 1e12)?,
+                max_iterations: r.int("max_iterations", 100, 1, 100_000)? as usize,
+                tolerance: r.float("tolerance", 1e-4, 0.0, 1.0)?,
+                class_weights,
+                hashing,
+                data_split,
+                max_training_rows: r.int(
+                    "max_training_rows",
+                    DEFAULT_MAX_TEXT_ROWS as u64,
+                    1,
+                    1 << 40,
+                )? as usize,
+                seed: r.int("seed", 0, 0, u64::MAX)?,
+            })
+        }
         ModelType::NaiveBayes => {
             let Some(label) = r.string("label")? else {
                 return plan_err!(
@@ -659,6 +760,107 @@ pub fn validate(model: &str, options: &[(String, OptionValue)]) -> Result<ValidO
                 seed: r.int("seed", 0, 0, u64::MAX)?,
             })
         }
+    })
+}
+
+/// `class_weights` (binary classifiers).
+fn class_weights_option(model: &str, r: &mut Reader) -> Result<ClassWeights> {
+    Ok(match r.string("class_weights")? {
+        None => ClassWeights::None,
+        Some(s) if s.eq_ignore_ascii_case("balanced") => ClassWeights::Balanced,
+        Some(s) if s.eq_ignore_ascii_case("none") => ClassWeights::None,
+        Some(s) => {
+            let mut v = Vec::new();
+            for part in s.split(',') {
+                let parsed = part
+                    .rsplit_once(':')
+                    .and_then(|(c, w)| Some((c.trim().to_string(), w.trim().parse::<f64>().ok()?)))
+                    .filter(|(c, w)| !c.is_empty() && w.is_finite() && *w > 0.0);
+                match parsed {
+                    Some(p) => v.push(p),
+                    None => {
+                        return plan_err!(
+                            "CREATE MODEL {model}: option class_weights must be 'balanced' or 'class:weight, class:weight' with positive weights, got '{s}'"
+                        );
+                    }
+                }
+            }
+            ClassWeights::Explicit(v)
+        }
+    })
+}
+
+/// `num_features`, `word_ngrams`, `char_ngram_min`, `char_ngram_max`, `language`,
+/// `sublinear_tf`, `idf` (text classifiers). The character n-gram range applies to both
+/// analyses when given; an end not given keeps each analysis' default (English 2–4, Chinese
+/// 1–3). `char_ngram_max = 0` turns character n-grams off.
+fn text_hashing_option(
+    model: &str,
+    r: &mut Reader,
+) -> Result<crate::sentiment::text_hashing::TextHashing> {
+    use crate::sentiment::text_classifier::MAX_FEATURES;
+    use crate::sentiment::text_hashing::{TextHashing, TextLanguage};
+    let d = TextHashing::default();
+    let num_features = r.int(
+        "num_features",
+        d.num_features as u64,
+        16,
+        MAX_FEATURES as u64,
+    )? as usize;
+    let word_ngrams = r.int("word_ngrams", d.word_ngrams as u64, 0, 4)? as usize;
+    let lo = r
+        .values
+        .contains_key("char_ngram_min")
+        .then(|| r.int("char_ngram_min", 1, 1, 8))
+        .transpose()?;
+    let hi = r
+        .values
+        .contains_key("char_ngram_max")
+        .then(|| r.int("char_ngram_max", 4, 0, 8))
+        .transpose()?;
+    let range = |[dlo, dhi]: [usize; 2]| -> Result<[usize; 2]> {
+        let (lo, hi) = (
+            lo.map_or(dlo, |v| v as usize),
+            hi.map_or(dhi, |v| v as usize),
+        );
+        if hi > 0 && lo > hi {
+            return plan_err!(
+                "CREATE MODEL {model}: char_ngram_min ({lo}) is larger than char_ngram_max ({hi})"
+            );
+        }
+        Ok([lo, hi])
+    };
+    let en_char_ngrams = range(d.en_char_ngrams)?;
+    let zh_char_ngrams = range(d.zh_char_ngrams)?;
+    let language = match r.string("language")? {
+        None => d.language,
+        Some(s) => match TextLanguage::parse(&s) {
+            Some(l) => l,
+            None => {
+                return plan_err!(
+                    "CREATE MODEL {model}: option language must be 'auto', 'en' or 'zh', got '{s}'"
+                );
+            }
+        },
+    };
+    if language != TextLanguage::Zh && word_ngrams == 0 && en_char_ngrams[1] == 0 {
+        return plan_err!(
+            "CREATE MODEL {model}: word_ngrams = 0 and char_ngram_max = 0 leave English text without features"
+        );
+    }
+    if language != TextLanguage::En && zh_char_ngrams[1] == 0 {
+        return plan_err!(
+            "CREATE MODEL {model}: char_ngram_max = 0 leaves Chinese text without features (Chinese uses character n-grams only; set language = 'en' to use words)"
+        );
+    }
+    Ok(TextHashing {
+        num_features,
+        word_ngrams,
+        en_char_ngrams,
+        zh_char_ngrams,
+        language,
+        sublinear_tf: r.bool("sublinear_tf", d.sublinear_tf)?,
+        idf: r.bool("idf", d.idf)?,
     })
 }
 
@@ -744,6 +946,42 @@ mod tests {
     }
 
     #[test]
+    fn text_classifier_defaults_and_values() {
+        let v = validate(
+            "tc",
+            &opts(&[("model_type", s("text_classifier")), ("label", s("good"))]),
+        )
+        .unwrap();
+        assert!(v.text_input());
+        let e = v.effective();
+        assert_eq!(e["num_features"], "262144");
+        assert_eq!(e["char_ngrams"], "en 2-4, zh 1-3");
+        assert_eq!(e["language"], "auto");
+        assert_eq!(e["max_training_rows"], DEFAULT_MAX_TEXT_ROWS.to_string());
+        let v = validate(
+            "tc",
+            &opts(&[
+                ("model_type", s("text_classifier")),
+                ("label", s("good")),
+                ("char_ngram_max", n("3")),
+                ("word_ngrams", n("1")),
+                ("language", s("ZH")),
+                ("num_features", n("1024")),
+                ("class_weights", s("balanced")),
+            ]),
+        )
+        .unwrap();
+        let ValidOptions::TextClassifier(o) = v else {
+            panic!()
+        };
+        assert_eq!(o.hashing.en_char_ngrams, [2, 3]);
+        assert_eq!(o.hashing.zh_char_ngrams, [1, 3]);
+        assert_eq!(o.hashing.word_ngrams, 1);
+        assert_eq!(o.hashing.num_features, 1024);
+        assert_eq!(o.class_weights, ClassWeights::Balanced);
+    }
+
+    #[test]
     fn every_mistake_is_named() {
         let cases: Vec<(Vec<(String, OptionValue)>, &str)> = vec![
             (opts(&[]), "must include model_type"),
@@ -793,6 +1031,47 @@ mod tests {
                 "given twice",
             ),
             (opts(&[("model_type", s("naive_bayes"))]), "needs label"),
+            (opts(&[("model_type", s("text_classifier"))]), "needs label"),
+            (
+                opts(&[
+                    ("model_type", s("text_classifier")),
+                    ("label", s("y")),
+                    ("language", s("fr")),
+                ]),
+                "language must be 'auto', 'en' or 'zh', got 'fr'",
+            ),
+            (
+                opts(&[
+                    ("model_type", s("text_classifier")),
+                    ("label", s("y")),
+                    ("char_ngram_min", n("5")),
+                ]),
+                "char_ngram_min (5) is larger than char_ngram_max (4)",
+            ),
+            (
+                opts(&[
+                    ("model_type", s("text_classifier")),
+                    ("label", s("y")),
+                    ("num_features", n("8")),
+                ]),
+                "num_features must be an integer between 16 and 2097152",
+            ),
+            (
+                opts(&[
+                    ("model_type", s("text_classifier")),
+                    ("label", s("y")),
+                    ("char_ngram_max", n("0")),
+                ]),
+                "leaves Chinese text without features",
+            ),
+            (
+                opts(&[
+                    ("model_type", s("text_classifier")),
+                    ("label", s("y")),
+                    ("standardize", OptionValue::Bool(true)),
+                ]),
+                "unknown option standardize for model_type 'text_classifier'",
+            ),
         ];
         for (o, want) in cases {
             let err = validate("seg", &o).unwrap_err().to_string();

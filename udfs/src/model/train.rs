@@ -16,12 +16,12 @@ use rand::seq::index::sample;
 
 use super::artifact::{
     AutoKStep, BoostedTreeBody, KMeansBody, LogisticBody, Model, ModelBody, NaiveBayesBody,
-    TrainingInfo,
+    TextClassifierBody, TrainingInfo,
 };
 use super::features::{TrainingCollector, TrainingData};
 use super::options::{
     BoostedTreeOptions, ClassWeights, DataSplit, KMeansOptions, LogisticOptions, NaiveBayesOptions,
-    NumClusters, ValidOptions, distance_name,
+    NumClusters, TextClassifierOptions, ValidOptions, distance_name,
 };
 use crate::metrics::davies_bouldin::davies_bouldin;
 use crate::metrics::silhouette::silhouette;
@@ -72,7 +72,12 @@ pub async fn collect(
     let (max_rows, seed) = options.sampling();
     let schema = input.schema();
     let standardize = options.standardize();
-    let mut collector = TrainingCollector::try_new(
+    let new = if options.text_input() {
+        TrainingCollector::try_new_text
+    } else {
+        TrainingCollector::try_new
+    };
+    let mut collector = new(
         model,
         &schema,
         options.label(),
@@ -84,7 +89,7 @@ pub async fn collect(
         let batch = batch?;
         let appended = collector.push(&batch)?;
         reservation
-            .try_grow(appended * collector.bytes_per_row())
+            .try_grow(appended)
             .map_err(|e| {
                 DataFusionError::ResourcesExhausted(format!(
                     "CREATE MODEL {model}: the training data does not fit the memory limit after {} rows (lower max_training_rows or raise --memory-limit): {e}",
@@ -125,6 +130,9 @@ pub fn fit(
             fit_logistic(name, o, &data, threads, status, &mut metrics)?
         }
         ValidOptions::BoostedTree(o) => fit_boosted(name, o, &data, threads, status, &mut metrics)?,
+        ValidOptions::TextClassifier(o) => {
+            fit_text_classifier(name, o, &data, threads, status, &mut metrics)?
+        }
     };
     // JSON has no NaN or infinity: an undefined metric is left out rather than stored.
     metrics.retain(|_, v| v.is_finite());
@@ -491,6 +499,10 @@ struct BinarySplit {
     train_y: Vec<bool>,
     eval: Vec<Vec<f64>>,
     eval_y: Vec<bool>,
+    /// Kept-row numbers of the training and of the evaluation rows (for text models, whose
+    /// rows are not in the column store).
+    train_rows: Vec<usize>,
+    eval_rows: Vec<usize>,
     /// Rows held out (0 when the model is evaluated on its training rows).
     held_out: usize,
 }
@@ -520,11 +532,20 @@ impl BinarySplit {
                 "CREATE MODEL {name}: every row is held out for evaluation; nothing is left to train on"
             );
         }
+        let rows_of = |mask: &[bool]| -> Vec<usize> {
+            mask.iter()
+                .enumerate()
+                .filter(|(_, k)| **k)
+                .map(|(i, _)| i)
+                .collect()
+        };
         Ok(Self {
             train: select_rows(&columns, &train_mask),
             train_y,
             eval: select_rows(&columns, &eval_mask),
             eval_y: pick(&eval_mask),
+            train_rows: rows_of(&train_mask),
+            eval_rows: rows_of(&eval_mask),
             held_out,
         })
     }
@@ -538,19 +559,17 @@ impl BinarySplit {
     }
 }
 
-fn fit_logistic(
+/// The weight of each class (`classes` order) under `weights`, and the per-row weights of the
+/// training rows (`None` when every row weighs 1).
+fn class_weighting(
     name: &str,
-    o: &LogisticOptions,
-    data: &TrainingData,
-    threads: usize,
-    status: &TrainStatus,
-    metrics: &mut std::collections::BTreeMap<String, f64>,
-) -> Result<ModelBody> {
-    let (y, classes, pos) = binary_labels(name, &o.label, o.positive_class.as_deref(), data)?;
-    let split = BinarySplit::new(name, &o.data_split, data, &y)?;
-    let train_cols = split.train_columns();
-    let train_y = &split.train_y;
-    let class_weights: Vec<f64> = match &o.class_weights {
+    weights: &ClassWeights,
+    label: &str,
+    classes: &[String],
+    pos: usize,
+    train_y: &[bool],
+) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
+    let class_weights: Vec<f64> = match weights {
         ClassWeights::None => vec![1.0, 1.0],
         ClassWeights::Balanced => {
             let n = train_y.len() as f64;
@@ -566,7 +585,7 @@ fn fit_logistic(
                     None => {
                         return plan_err!(
                             "CREATE MODEL {name}: class_weights names '{c}', which is not a value of {:?} (values: {})",
-                            o.label,
+                            label,
                             classes.join(", ")
                         );
                     }
@@ -581,6 +600,23 @@ fn fit_logistic(
             .map(|&v| class_weights[if v { pos } else { 1 - pos }])
             .collect()
     });
+    Ok((class_weights, weights))
+}
+
+fn fit_logistic(
+    name: &str,
+    o: &LogisticOptions,
+    data: &TrainingData,
+    threads: usize,
+    status: &TrainStatus,
+    metrics: &mut std::collections::BTreeMap<String, f64>,
+) -> Result<ModelBody> {
+    let (y, classes, pos) = binary_labels(name, &o.label, o.positive_class.as_deref(), data)?;
+    let split = BinarySplit::new(name, &o.data_split, data, &y)?;
+    let train_cols = split.train_columns();
+    let train_y = &split.train_y;
+    let (class_weights, weights) =
+        class_weighting(name, &o.class_weights, &o.label, &classes, pos, train_y)?;
     let params = LogisticParams {
         l2: o.l2,
         max_iterations: o.max_iterations,
@@ -658,6 +694,67 @@ fn fit_boosted(
         data_split: o.data_split.to_string(),
         eval_rows: split.held_out as u64,
         trees,
+    }))
+}
+
+fn fit_text_classifier(
+    name: &str,
+    o: &TextClassifierOptions,
+    data: &TrainingData,
+    threads: usize,
+    status: &TrainStatus,
+    metrics: &mut std::collections::BTreeMap<String, f64>,
+) -> Result<ModelBody> {
+    use crate::sentiment::text_classifier::{self, TextFitParams};
+    use crate::sentiment::text_hashing::HashScratch;
+    let Some(texts) = &data.texts else {
+        return exec_err!("CREATE MODEL {name}: no text column was collected");
+    };
+    let (y, classes, pos) = binary_labels(name, &o.label, o.positive_class.as_deref(), data)?;
+    let split = BinarySplit::new(name, &o.data_split, data, &y)?;
+    let train_y = &split.train_y;
+    let (class_weights, weights) =
+        class_weighting(name, &o.class_weights, &o.label, &classes, pos, train_y)?;
+    let train_texts: Vec<&str> = split
+        .train_rows
+        .iter()
+        .map(|&i| texts[i].as_str())
+        .collect();
+    let params = TextFitParams {
+        hashing: o.hashing.clone(),
+        logistic: LogisticParams {
+            l2: o.l2,
+            max_iterations: o.max_iterations,
+            tolerance: o.tolerance,
+            threads,
+        },
+    };
+    let mut observer = |_it: usize, _loss: f64| status.tick();
+    let model = text_classifier::fit(
+        &train_texts,
+        train_y,
+        weights.as_deref(),
+        &params,
+        &mut observer,
+    )
+    .map_err(|e| kernel_error(name, e))?;
+    let mut scratch = HashScratch::default();
+    let p: Vec<f64> = split
+        .eval_rows
+        .iter()
+        .map(|&i| model.predict_proba(&texts[i], &mut scratch))
+        .collect();
+    binary_metrics(&split.eval_y, &p, 0.5, metrics);
+    metrics.insert("iterations".into(), model.iterations as f64);
+    metrics.insert("nonzero_weights".into(), model.nonzero_weights() as f64);
+    Ok(ModelBody::TextClassifier(TextClassifierBody {
+        label: o.label.clone(),
+        positive_class: classes[pos].clone(),
+        classes,
+        class_weights,
+        data_split: o.data_split.to_string(),
+        eval_rows: split.held_out as u64,
+        model,
     }))
 }
 

