@@ -24,6 +24,9 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod common;
+
+use common::BenchSession;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ecomsql_udfs::metrics::binary;
 use ecomsql_udfs::propensity::boosted_tree::{BoostParams, BoostedTrees};
@@ -267,7 +270,6 @@ fn bench_kernels(c: &mut Criterion) {
 fn bench_sql(c: &mut Criterion) {
     use datafusion::arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    use datafusion::datasource::MemTable;
 
     let mut rng = Pcg64Mcg::seed_from_u64(7);
     let data = nonlinear(ROWS, &mut rng);
@@ -294,18 +296,7 @@ fn bench_sql(c: &mut Criterion) {
         batches.push(RecordBatch::try_new(Arc::clone(&schema), arrays).expect("batch"));
     }
     let partitions = vec![batches; SQL_ROWS / ROWS];
-    let state = tempfile::tempdir().expect("temp dir");
-    let config = ecomsql::Config {
-        state_dir: state.path().to_path_buf(),
-        ..ecomsql::Config::default()
-    };
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let ctx = ecomsql::build_session(&config).expect("session");
-    ctx.register_table(
-        "rows",
-        Arc::new(MemTable::try_new(schema, partitions).expect("table")),
-    )
-    .expect("register");
+    let session = BenchSession::with_table("rows", schema, partitions);
     let features = (0..FEATURES)
         .map(|j| format!("x{j}"))
         .collect::<Vec<_>>()
@@ -322,8 +313,7 @@ fn bench_sql(c: &mut Criterion) {
              AS SELECT {features}, y FROM rows LIMIT 200000"
         ),
     ] {
-        rt.block_on(ecomsql::statements::run_to_batches(&ctx, &statement))
-            .expect("train");
+        session.run(&statement);
     }
     let mut group = c.benchmark_group("sql");
     group.sample_size(10);
@@ -336,10 +326,7 @@ fn bench_sql(c: &mut Criterion) {
         };
         let sql = format!("SELECT sum(predict_proba('{model}', {args})) FROM rows");
         group.bench_function(format!("predict_proba_{model}_4M_rows_all_cores"), |b| {
-            b.iter(|| {
-                rt.block_on(ecomsql::statements::run_to_batches(&ctx, &sql))
-                    .expect("query")
-            })
+            b.iter(|| session.run(&sql))
         });
     }
     group.finish();

@@ -20,6 +20,9 @@ use std::hint::black_box;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
+mod common;
+
+use common::BenchSession;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ecomsql_udfs::segments::kmeans::{KMeansDistance, KMeansInit, KMeansParams, assign, fit};
 use rand::{Rng, SeedableRng};
@@ -159,7 +162,6 @@ fn bench_sql_segment(c: &mut Criterion) {
 
     use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    use datafusion::datasource::MemTable;
 
     let columns = blobs();
     let schema = Arc::new(Schema::new(
@@ -177,39 +179,21 @@ fn bench_sql_segment(c: &mut Criterion) {
         batches.push(RecordBatch::try_new(Arc::clone(&schema), arrays).expect("batch"));
     }
     let partitions = vec![batches; 4];
-    let state = tempfile::tempdir().expect("temp dir");
-    let config = ecomsql::Config {
-        state_dir: state.path().to_path_buf(),
-        ..ecomsql::Config::default()
-    };
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let ctx = ecomsql::build_session(&config).expect("session");
-    ctx.register_table(
-        "blobs",
-        Arc::new(MemTable::try_new(schema, partitions).expect("table")),
-    )
-    .expect("register");
+    let session = BenchSession::with_table("blobs", schema, partitions);
     let features = (0..DIMS)
         .map(|j| format!("c{j}"))
         .collect::<Vec<_>>()
         .join(", ");
-    rt.block_on(ecomsql::statements::run_to_batches(
-        &ctx,
-        &format!(
-            "CREATE MODEL blobs OPTIONS (model_type = 'kmeans', num_clusters = 8, \
-             max_training_rows = 1000000) AS SELECT {features} FROM blobs"
-        ),
-    ))
-    .expect("train");
+    session.run(&format!(
+        "CREATE MODEL blobs OPTIONS (model_type = 'kmeans', num_clusters = 8, \
+         max_training_rows = 1000000) AS SELECT {features} FROM blobs"
+    ));
     let sql = format!("SELECT count(segment('blobs', {features})) FROM blobs");
     let mut group = c.benchmark_group("kmeans");
     group.sample_size(10);
     group.throughput(Throughput::Elements(4 * ROWS as u64));
     group.bench_function("sql_segment_4M_rows_8d_k8_all_cores", |b| {
-        b.iter(|| {
-            rt.block_on(ecomsql::statements::run_to_batches(&ctx, &sql))
-                .expect("query")
-        })
+        b.iter(|| session.run(&sql))
     });
     group.finish();
 }
