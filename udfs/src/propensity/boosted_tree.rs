@@ -58,11 +58,16 @@
 //!
 //! # Prediction
 //! Each block of rows is first binned once per feature against the distinct thresholds the
-//! trees use (a binary search; missing = 65535), then rows walk the trees on 16-bit bins. Trees
-//! up to depth 10 are laid out as complete binary trees (children of i at 2i+1 and 2i+2, short
+//! trees use (a binary search), into two 16-bit columns per feature that differ only for a
+//! missing value (0 in one, 65535 in the other), so a split's missing direction is the column it
+//! reads. Every split is a 32-bit code (column, categorical flag, split bin); a categorical split
+//! also has a bit set over the feature's bins, one 32-bit word when the model's sets mention
+//! fewer than 32 bins of each feature (bins are renumbered densely), else eight. Trees up to
+//! depth 10 are laid out as complete binary trees (children of i at 2i+1 and 2i+2, short
 //! branches padded with always-left splits), so every row takes exactly `depth` branch-free
-//! steps, four rows at a time so that their independent steps overlap; deeper trees keep
-//! explicit children. Inputs at prediction: NaN follows the default directions, ±∞ are extreme
+//! steps; with AVX2 (detected at run time) eight rows step per instruction
+//! ([`super::heap_walk_avx2`]), otherwise four rows at a time so that their independent steps
+//! overlap. Deeper trees keep explicit children. Inputs at prediction: NaN follows the default directions, ±∞ are extreme
 //! values, unknown (or negative, fractional) category codes are missing. Prediction and
 //! contributions validate the model first (an edited JSON model is an error, not a panic) and
 //! return an error for columns or outputs of the wrong shape.
@@ -76,6 +81,8 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
+
+use super::heap_walk_avx2;
 
 /// Histogram slots per feature: value bins `0..max_bins` and the missing bin.
 const BINS: usize = 256;
@@ -1467,29 +1474,46 @@ fn goes_left(node: &Node, tree: &Tree, category_bins: &[Vec<u8>], x: f64) -> boo
 
 /// Trees up to this depth are predicted in the complete-tree layout (2^depth leaves).
 const HEAP_MAX_DEPTH: usize = 10;
-/// A prediction bin of a missing numeric value.
-const MISSING_CUT: u16 = u16::MAX;
-/// `BinNode::set` of a numeric split.
-const NUMERIC: u32 = u32::MAX;
+/// Prediction bin of a missing numeric value in a feature's first column (its second column
+/// holds `u16::MAX`); real bins start at 1.
+const MISSING_LOW: u16 = 0;
+/// `NodeCode` flag of a categorical split.
+const CATEGORICAL_FLAG: u32 = 1 << 15;
+/// Largest feature count the node code can address (two bin columns per feature in 15 bits).
+const MAX_PREDICT_FEATURES: usize = (CATEGORICAL_FLAG as usize) / 2;
+/// Bit-set words (32 bits each) per node of a tree with categorical splits: one when every
+/// categorical feature's split sets mention fewer than 32 bins (bins are then renumbered densely,
+/// see `Cuts::Categorical`), else eight (all 256 training bins).
+const NARROW_WORDS: usize = 1;
+const WIDE_WORDS: usize = 8;
 
-/// A split on prediction bins. Numeric: go right iff `bin.wrapping_add(offset) > split`, where
-/// offset 1 wraps the missing bin to 0 so missing goes left (offset 0: missing goes right).
-/// Categorical: go right iff the bin is not in `sets[set]`.
-#[derive(Debug, Clone, Copy)]
-struct BinNode {
-    feature: u32,
-    split: u16,
-    offset: u16,
-    set: u32,
+/// A split in 32 bits: bits 0–14 the bin column it reads, bit 15 set for a categorical split,
+/// bits 16–31 the numeric split bin. Every feature has two bin columns per row that differ only
+/// for a missing numeric value (`MISSING_LOW` in the first, `u16::MAX` in the second; real bins
+/// are 1..), so a split's missing direction is simply the column it reads. Numeric: go right iff
+/// `bin > split`. Categorical: go right iff the bin is not in the node's bit set.
+type NodeCode = u32;
+
+/// A padding split that sends every row left (no bin exceeds 65535).
+const ALWAYS_LEFT: NodeCode = 0xFFFF << 16;
+
+/// Does a row with bin `bin` at node code `code` go right? `set` is the node's bit set (all
+/// zeros for a numeric split). Both tests run and one is selected: which kind of split a row
+/// meets depends on its path, so a branch would mispredict.
+#[inline(always)]
+fn goes_right(code: NodeCode, bin: u16, set: &[u32]) -> bool {
+    let bin = u32::from(bin);
+    let numeric = bin > code >> 16;
+    // A categorical bin is below 32 · set.len() (1 or 8 words); a numeric bin may be larger,
+    // and its (unused) word index is wrapped into the set.
+    let word = set[(bin as usize >> 5) & (set.len() - 1)];
+    let categorical = (word >> (bin & 31)) & 1 == 0;
+    if code & CATEGORICAL_FLAG == 0 {
+        numeric
+    } else {
+        categorical
+    }
 }
-
-/// A padding split that sends every row left (bin + 0 > 65535 never holds).
-const ALWAYS_LEFT: BinNode = BinNode {
-    feature: 0,
-    split: u16::MAX,
-    offset: 0,
-    set: NUMERIC,
-};
 
 /// A tree as a complete binary tree (children of node i at 2i+1 and 2i+2): leaves above the
 /// full depth are padded with splits that always go left, so every row takes exactly `depth`
@@ -1497,47 +1521,73 @@ const ALWAYS_LEFT: BinNode = BinNode {
 #[derive(Debug)]
 struct HeapTree {
     depth: usize,
-    nodes: Vec<BinNode>,
+    codes: Vec<NodeCode>,
+    /// `Compiled::words` words per node when any split is categorical, else empty.
+    sets: Vec<u32>,
     leaves: Vec<f64>,
-    /// Whether any split is categorical (numeric-only trees skip that test).
-    categorical: bool,
 }
 
 /// A tree too deep for the complete layout: explicit children, leaves point to themselves.
 #[derive(Debug)]
 struct FlatTree {
     depth: usize,
-    nodes: Vec<(BinNode, [u32; 2])>,
+    nodes: Vec<(NodeCode, [u32; 2])>,
+    /// `words` words per node (zeros for numeric splits and leaves).
+    sets: Vec<u32>,
+    words: usize,
     values: Vec<f64>,
 }
 
 /// How a feature becomes prediction bins.
 #[derive(Debug)]
 enum Cuts {
-    /// Bin = number of cuts below the value (the distinct thresholds the trees use).
+    /// Bin = 1 + number of cuts below the value (the distinct thresholds the trees use).
     Numeric(Vec<f64>),
-    /// Bin = the training category bin.
-    Categorical,
+    /// Bin = `table[training category bin]`: the training bin itself (wide sets), or a dense
+    /// number for each bin some split set mentions, and one more for every other bin (narrow).
+    Categorical(Vec<u16>),
     /// No tree splits on the feature.
     Unused,
 }
 
 /// All trees in prediction form. Each block of rows is first binned once per feature against
-/// the thresholds the trees actually use, then every step is a 16-bit compare: cheaper than a
-/// float compare with a NaN test, and the block's bins stay in L1.
+/// the thresholds the trees actually use, then every step is a 16-bit compare (or a bit test
+/// for a categorical split) on bins that stay in L1. On x86-64 with AVX2 (checked at run time)
+/// the complete-layout trees walk eight rows per instruction (`heap_walk_avx2`).
 struct Compiled<'a> {
     heap: Vec<HeapTree>,
     flat: Vec<FlatTree>,
-    sets: Vec<BinSet>,
     cuts: Vec<Cuts>,
     category_bins: &'a [Vec<u8>],
     base: f64,
+    /// Bit-set words per categorical node: `NARROW_WORDS` or `WIDE_WORDS`.
+    words: usize,
+    avx2: bool,
+}
+
+/// The bit set of a categorical split over prediction bins (`table` maps training bins to them),
+/// as `words` 32-bit words.
+fn set_words(set: &BinSet, table: &[u16], words: usize) -> [u32; WIDE_WORDS] {
+    let mut out = [0; WIDE_WORDS];
+    for bin in 0..=255u8 {
+        if set_contains(set, bin) {
+            let b = table[usize::from(bin)];
+            out[usize::from(b >> 5) % words] |= 1 << (b & 31);
+        }
+    }
+    out
 }
 
 impl<'a> Compiled<'a> {
     fn new(model: &'a BoostedTrees) -> Result<Self, String> {
         model.check_trees()?;
         let nf = model.num_features;
+        if nf > MAX_PREDICT_FEATURES {
+            return Err(format!(
+                "the model has {nf} features; boosted_tree prediction supports at most \
+                 {MAX_PREDICT_FEATURES}"
+            ));
+        }
         let mut cuts: Vec<Vec<f64>> = vec![Vec::new(); nf];
         let mut used = vec![false; nf];
         for n in model
@@ -1553,13 +1603,44 @@ impl<'a> Compiled<'a> {
                 cuts[f].push(n.threshold);
             }
         }
+        // Training bins each categorical feature's split sets mention.
+        let mut mentioned: Vec<BinSet> = vec![[0; 4]; nf];
+        for t in &model.trees {
+            for n in t.nodes.iter().filter(|n| !n.is_leaf()) {
+                if let Some(set) = n.category_set.and_then(|s| t.category_sets.get(s as usize)) {
+                    for (m, w) in mentioned[n.feature as usize].iter_mut().zip(set) {
+                        *m |= w;
+                    }
+                }
+            }
+        }
+        let narrow = mentioned
+            .iter()
+            .all(|m| m.iter().map(|w| w.count_ones()).sum::<u32>() < 32);
+        let words = if narrow { NARROW_WORDS } else { WIDE_WORDS };
         let mut feature_cuts = Vec::with_capacity(nf);
         for (f, mut c) in cuts.into_iter().enumerate() {
             if model.categorical.get(f).copied().unwrap_or(false) {
-                feature_cuts.push(if used[f] {
-                    Cuts::Categorical
-                } else {
+                feature_cuts.push(if !used[f] {
                     Cuts::Unused
+                } else if narrow {
+                    // Mentioned bins get 0, 1, …; the rest share the next number, in no set.
+                    let mut next = 0;
+                    let mut table = vec![0; 256];
+                    for bin in 0..=255u8 {
+                        if set_contains(&mentioned[f], bin) {
+                            table[usize::from(bin)] = next;
+                            next += 1;
+                        }
+                    }
+                    for bin in 0..=255u8 {
+                        if !set_contains(&mentioned[f], bin) {
+                            table[usize::from(bin)] = next;
+                        }
+                    }
+                    Cuts::Categorical(table)
+                } else {
+                    Cuts::Categorical((0..256).collect())
                 });
                 continue;
             }
@@ -1568,7 +1649,8 @@ impl<'a> Compiled<'a> {
             }
             c.sort_unstable_by(f64::total_cmp);
             c.dedup();
-            if c.len() >= usize::from(MISSING_CUT) - 1 {
+            // Bins 1..=len+1 must stay below u16::MAX, the second column's missing bin.
+            if c.len() + 1 >= usize::from(u16::MAX) {
                 return Err(format!("the model has too many thresholds on feature {f}"));
             }
             feature_cuts.push(if used[f] {
@@ -1580,61 +1662,64 @@ impl<'a> Compiled<'a> {
         let mut c = Compiled {
             heap: Vec::new(),
             flat: Vec::new(),
-            sets: Vec::new(),
             cuts: feature_cuts,
             category_bins: &model.category_bins,
             base: model.base_score,
+            words,
+            avx2: avx2_available(),
         };
         for tree in &model.trees {
-            let set_offset = c.sets.len() as u32;
-            c.sets.extend_from_slice(&tree.category_sets);
             let cuts = &c.cuts;
-            let split = |n: &Node| {
-                let offset = u16::from(n.default_left);
+            let code = |n: &Node| -> (NodeCode, [u32; WIDE_WORDS]) {
+                let col = 2 * n.feature + u32::from(!n.default_left);
                 match (n.category_set, &cuts[n.feature as usize]) {
                     (None, Cuts::Numeric(c)) => {
-                        // x <= threshold ⇔ bin <= its index; "every non-missing value" is the top bin.
-                        let k = c.partition_point(|&t| t < n.threshold) as u16;
-                        BinNode {
-                            feature: n.feature,
-                            split: k + offset,
-                            offset,
-                            set: NUMERIC,
-                        }
+                        // x <= threshold ⇔ bin <= 1 + its index; "every non-missing value" is
+                        // the top bin.
+                        let k = c.partition_point(|&t| t < n.threshold) as u32;
+                        (col | (k + 1) << 16, [0; WIDE_WORDS])
                     }
-                    (Some(s), _) => BinNode {
-                        feature: n.feature,
-                        split: 0,
-                        offset: 0,
-                        set: s + set_offset,
-                    },
-                    // A numeric split on a categorical feature (only in an edited model).
-                    _ => ALWAYS_LEFT,
+                    (Some(s), Cuts::Categorical(table)) => {
+                        let set = tree
+                            .category_sets
+                            .get(s as usize)
+                            .map_or([0; WIDE_WORDS], |set| set_words(set, table, words));
+                        (col | CATEGORICAL_FLAG, set)
+                    }
+                    // A numeric split on a categorical feature or the reverse (only in an
+                    // edited model).
+                    _ => (ALWAYS_LEFT, [0; WIDE_WORDS]),
                 }
             };
             let depth = tree_depth(tree);
+            let categorical = !tree.category_sets.is_empty();
             if depth <= HEAP_MAX_DEPTH {
+                let inner = (1 << depth) - 1;
+                // Padding after the nodes: the AVX2 walk loads whole registers of a level.
                 let mut h = HeapTree {
                     depth,
-                    nodes: vec![ALWAYS_LEFT; (1 << depth) - 1],
+                    codes: vec![ALWAYS_LEFT; inner + 8],
+                    sets: if categorical {
+                        vec![0; inner * words + 8]
+                    } else {
+                        Vec::new()
+                    },
                     leaves: vec![0.0; 1 << depth],
-                    categorical: !tree.category_sets.is_empty(),
                 };
-                h.place(tree, 0, 0, 0, &split);
+                h.place(tree, 0, 0, 0, words, &code);
                 c.heap.push(h);
             } else {
-                let nodes = tree
-                    .nodes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| {
-                        if n.is_leaf() {
-                            (ALWAYS_LEFT, [i as u32; 2])
-                        } else {
-                            (split(n), [n.left, n.right])
-                        }
-                    })
-                    .collect();
+                let mut sets = vec![0; tree.nodes.len() * words];
+                let mut nodes = Vec::with_capacity(tree.nodes.len());
+                for (i, n) in tree.nodes.iter().enumerate() {
+                    if n.is_leaf() {
+                        nodes.push((ALWAYS_LEFT, [i as u32; 2]));
+                    } else {
+                        let (k, set) = code(n);
+                        sets[i * words..(i + 1) * words].copy_from_slice(&set[..words]);
+                        nodes.push((k, [n.left, n.right]));
+                    }
+                }
                 let values = tree
                     .nodes
                     .iter()
@@ -1643,6 +1728,8 @@ impl<'a> Compiled<'a> {
                 c.flat.push(FlatTree {
                     depth,
                     nodes,
+                    sets,
+                    words,
                     values,
                 });
             }
@@ -1650,108 +1737,68 @@ impl<'a> Compiled<'a> {
         Ok(c)
     }
 
-    /// Does a row with prediction bins `x` go right at `node`? `CATEGORICAL` false promises a
-    /// numeric split.
-    #[inline(always)]
-    fn right<const CATEGORICAL: bool>(&self, node: &BinNode, x: &[u16]) -> bool {
-        let bin = x[node.feature as usize];
-        if !CATEGORICAL || node.set == NUMERIC {
-            bin.wrapping_add(node.offset) > node.split
-        } else {
-            !set_contains(&self.sets[node.set as usize], bin as u8)
-        }
+    /// Bin columns per row: two per feature.
+    fn width(&self) -> usize {
+        2 * self.cuts.len()
     }
 
     /// Rows per block: a block's bins (row-major) stay in L1.
     fn block_rows(&self) -> usize {
-        (8192 / self.cuts.len().max(1)).clamp(8, 256)
+        (8192 / self.width().max(1)).clamp(8, 256)
     }
 
     /// Log-odds of the rows `start..start + out.len()`; `xb` is scratch.
     fn predict_block(&self, columns: &[&[f64]], start: usize, out: &mut [f64], xb: &mut Vec<u16>) {
-        let (len, nf) = (out.len(), self.cuts.len());
+        let (len, width) = (out.len(), self.width());
         xb.clear();
-        xb.resize(len * nf, 0);
+        // One padding bin: the AVX2 walk loads 32 bits at a bin's position.
+        xb.resize(len * width + 1, 0);
         for (f, (col, cuts)) in columns.iter().zip(&self.cuts).enumerate() {
             let col = &col[start..start + len];
-            let slots = xb.iter_mut().skip(f).step_by(nf);
+            let slots = xb.chunks_exact_mut(width).map(|r| &mut r[2 * f..2 * f + 2]);
             match cuts {
                 Cuts::Numeric(c) => {
                     for (slot, &v) in slots.zip(col) {
-                        *slot = if v.is_nan() {
-                            MISSING_CUT
+                        if v.is_nan() {
+                            slot.copy_from_slice(&[MISSING_LOW, u16::MAX]);
                         } else {
-                            c.partition_point(|&t| t < v) as u16
-                        };
+                            slot.fill(1 + c.partition_point(|&t| t < v) as u16);
+                        }
                     }
                 }
-                Cuts::Categorical => {
+                Cuts::Categorical(table) => {
                     for (slot, &v) in slots.zip(col) {
-                        *slot = u16::from(category_bin(&self.category_bins[f], v));
+                        slot.fill(table[usize::from(category_bin(&self.category_bins[f], v))]);
                     }
                 }
                 Cuts::Unused => {}
             }
         }
-        let mut idx = [0u32; 256];
-        let idx = &mut idx[..len];
+        let xb = &xb[..];
         out.fill(self.base);
         for tree in &self.heap {
-            if tree.categorical {
-                self.walk::<true>(tree, xb, out);
+            let done = if self.avx2 {
+                heap_walk_avx2::walk(tree.view(self.words), xb, width, out)
             } else {
-                self.walk::<false>(tree, xb, out);
-            }
+                0
+            };
+            tree.walk(&xb[done * width..], width, self.words, &mut out[done..]);
         }
         for tree in &self.flat {
-            idx.fill(0);
-            for _ in 0..tree.depth {
-                for (i, x) in idx.iter_mut().zip(xb.chunks_exact(nf)) {
-                    let (node, children) = &tree.nodes[*i as usize];
-                    *i = children[usize::from(self.right::<true>(node, x))];
-                }
-            }
-            for (o, &i) in out.iter_mut().zip(idx.iter()) {
-                *o += tree.values[i as usize];
-            }
+            tree.walk(xb, width, out);
         }
     }
+}
 
-    /// Adds one complete-layout tree's leaf values for the rows of `xb` to `out`.
-    #[inline(always)]
-    fn walk<const CATEGORICAL: bool>(&self, tree: &HeapTree, xb: &[u16], out: &mut [f64]) {
-        let nf = self.cuts.len();
-        let first_leaf = (1u32 << tree.depth) - 1;
-        let step = |i: u32, x: &[u16]| {
-            2 * i + 1 + u32::from(self.right::<CATEGORICAL>(&tree.nodes[i as usize], x))
-        };
-        // Four rows at a time, all levels in registers: the four paths are independent, so
-        // their steps overlap in the CPU.
-        let quads = xb.chunks_exact(4 * nf);
-        let tail = quads.remainder();
-        let mut outs = out.chunks_exact_mut(4);
-        for (q, o) in quads.zip(&mut outs) {
-            let (x0, rest) = q.split_at(nf);
-            let (x1, rest) = rest.split_at(nf);
-            let (x2, x3) = rest.split_at(nf);
-            let (mut i0, mut i1, mut i2, mut i3) = (0, 0, 0, 0);
-            for _ in 0..tree.depth {
-                i0 = step(i0, x0);
-                i1 = step(i1, x1);
-                i2 = step(i2, x2);
-                i3 = step(i3, x3);
-            }
-            for (o, i) in o.iter_mut().zip([i0, i1, i2, i3]) {
-                *o += tree.leaves[(i - first_leaf) as usize];
-            }
-        }
-        for (o, x) in outs.into_remainder().iter_mut().zip(tail.chunks_exact(nf)) {
-            let mut i = 0;
-            for _ in 0..tree.depth {
-                i = step(i, x);
-            }
-            *o += tree.leaves[(i - first_leaf) as usize];
-        }
+/// Whether this CPU can run `heap_walk_avx2`.
+fn avx2_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -1763,19 +1810,114 @@ impl HeapTree {
         i: usize,
         h: usize,
         level: usize,
-        split: &impl Fn(&Node) -> BinNode,
+        words: usize,
+        code: &impl Fn(&Node) -> (NodeCode, [u32; WIDE_WORDS]),
     ) {
         let n = &tree.nodes[i];
         if level == self.depth {
             self.leaves[h + 1 - (1 << self.depth)] = n.value;
         } else if n.is_leaf() {
             // Padding: both children repeat the leaf, whichever way a row goes.
-            self.place(tree, i, 2 * h + 1, level + 1, split);
-            self.place(tree, i, 2 * h + 2, level + 1, split);
+            self.place(tree, i, 2 * h + 1, level + 1, words, code);
+            self.place(tree, i, 2 * h + 2, level + 1, words, code);
         } else {
-            self.nodes[h] = split(n);
-            self.place(tree, n.left as usize, 2 * h + 1, level + 1, split);
-            self.place(tree, n.right as usize, 2 * h + 2, level + 1, split);
+            let (k, set) = code(n);
+            self.codes[h] = k;
+            if !self.sets.is_empty() {
+                self.sets[h * words..(h + 1) * words].copy_from_slice(&set[..words]);
+            }
+            self.place(tree, n.left as usize, 2 * h + 1, level + 1, words, code);
+            self.place(tree, n.right as usize, 2 * h + 2, level + 1, words, code);
+        }
+    }
+
+    fn view(&self, words: usize) -> heap_walk_avx2::HeapView<'_> {
+        heap_walk_avx2::HeapView {
+            depth: self.depth,
+            codes: &self.codes,
+            sets: &self.sets,
+            words,
+            leaves: &self.leaves,
+        }
+    }
+
+    /// Adds this tree's leaf values for the rows of `xb` (`width` bins each) to `out`.
+    fn walk(&self, xb: &[u16], width: usize, words: usize, out: &mut [f64]) {
+        if self.sets.is_empty() {
+            self.walk_rows::<false>(xb, width, words, out);
+        } else {
+            self.walk_rows::<true>(xb, width, words, out);
+        }
+    }
+
+    /// `CATEGORICAL` false promises a tree of numeric splits only.
+    #[inline(always)]
+    fn walk_rows<const CATEGORICAL: bool>(
+        &self,
+        xb: &[u16],
+        width: usize,
+        words: usize,
+        out: &mut [f64],
+    ) {
+        let first_leaf = (1 << self.depth) - 1;
+        let step = |i: usize, x: &[u16]| {
+            let code = self.codes[i];
+            let bin = x[(code & !CATEGORICAL_FLAG & 0xFFFF) as usize];
+            let right = if CATEGORICAL {
+                goes_right(code, bin, &self.sets[i * words..(i + 1) * words])
+            } else {
+                u32::from(bin) > code >> 16
+            };
+            2 * i + 1 + usize::from(right)
+        };
+        // Four rows at a time: the four paths are independent, so their steps overlap.
+        let quads = xb.chunks_exact(4 * width);
+        let mut outs = out.chunks_exact_mut(4);
+        for (q, o) in quads.zip(&mut outs) {
+            let (x0, rest) = q.split_at(width);
+            let (x1, rest) = rest.split_at(width);
+            let (x2, x3) = rest.split_at(width);
+            let (mut i0, mut i1, mut i2, mut i3) = (0, 0, 0, 0);
+            for _ in 0..self.depth {
+                i0 = step(i0, x0);
+                i1 = step(i1, x1);
+                i2 = step(i2, x2);
+                i3 = step(i3, x3);
+            }
+            for (o, i) in o.iter_mut().zip([i0, i1, i2, i3]) {
+                *o += self.leaves[i - first_leaf];
+            }
+        }
+        let done = out.len() / 4 * 4;
+        for (o, x) in out[done..]
+            .iter_mut()
+            .zip(xb[done * width..].chunks_exact(width))
+        {
+            let mut i = 0;
+            for _ in 0..self.depth {
+                i = step(i, x);
+            }
+            *o += self.leaves[i - first_leaf];
+        }
+    }
+}
+
+impl FlatTree {
+    /// Adds this tree's leaf values for the rows of `xb` (`width` bins each) to `out`, one
+    /// level of every row at a time.
+    fn walk(&self, xb: &[u16], width: usize, out: &mut [f64]) {
+        let mut idx = vec![0u32; out.len()];
+        for _ in 0..self.depth {
+            for (i, x) in idx.iter_mut().zip(xb.chunks_exact(width)) {
+                let n = *i as usize;
+                let (code, children) = self.nodes[n];
+                let bin = x[(code & !CATEGORICAL_FLAG & 0xFFFF) as usize];
+                let set = &self.sets[n * self.words..(n + 1) * self.words];
+                *i = children[usize::from(goes_right(code, bin, set))];
+            }
+        }
+        for (o, &i) in out.iter_mut().zip(&idx) {
+            *o += self.values[i as usize];
         }
     }
 }
@@ -2627,6 +2769,90 @@ mod tests {
             }
             let imp = model.feature_importance();
             assert_eq!(imp.len(), nf);
+        }
+    }
+
+    /// A model's log-odds by walking the raw values down the trees, node by node: the routing
+    /// of training and TreeSHAP, independent of the binned prediction layout.
+    fn raw_logit(model: &BoostedTrees, columns: &[Vec<f64>], row: usize) -> f64 {
+        let mut sum = model.base_score;
+        for tree in &model.trees {
+            let mut n = &tree.nodes[0];
+            while !n.is_leaf() {
+                let x = columns[n.feature as usize][row];
+                let next = if goes_left(n, tree, &model.category_bins, x) {
+                    n.left
+                } else {
+                    n.right
+                };
+                n = &tree.nodes[next as usize];
+            }
+            sum += n.value;
+        }
+        sum
+    }
+
+    /// The AVX2 walk (when this CPU has it) and the scalar walk give the raw routing's log-odds
+    /// for narrow (< 32 bins mentioned) and wide categorical sets, NaN in both directions,
+    /// trees deeper than the register-table levels, and row counts off the 32-row groups.
+    #[test]
+    fn simd_and_scalar_walks_agree_with_raw_routing() {
+        for (case, (codes, depth)) in [(12u16, 6), (12, 9), (200, 6), (200, 8)]
+            .into_iter()
+            .enumerate()
+        {
+            let mut rng = Pcg64Mcg::seed_from_u64(40 + case as u64);
+            let n = 3000 + 13;
+            let code_col: Vec<f64> = (0..n)
+                .map(|i| {
+                    if i % 17 == 0 {
+                        f64::NAN
+                    } else {
+                        f64::from(rng.gen_range(0..codes))
+                    }
+                })
+                .collect();
+            let (mut cols, _) = data(n, 3, 50 + case as u64, |_| false);
+            for x in cols[1].iter_mut().step_by(7) {
+                *x = f64::NAN;
+            }
+            cols.push(code_col);
+            let labels: Vec<bool> = (0..n)
+                .map(|i| {
+                    let c = cols[3][i];
+                    let odd = !c.is_nan() && (c as u32 * 7919) % 5 < 2;
+                    (odd ^ (cols[0][i] > 0.2)) || cols[1][i].is_nan() && rng.gen_bool(0.7)
+                })
+                .collect();
+            let params = BoostParams {
+                num_trees: 12,
+                max_depth: depth,
+                min_rows_per_leaf: 2,
+                early_stop: false,
+                ..BoostParams::default()
+            };
+            let model = fit(&cols, &[false, false, false, true], &labels, &params);
+            let compiled = Compiled::new(&model).unwrap();
+            assert_eq!(compiled.words == WIDE_WORDS, codes > 32, "case {case}");
+            let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
+            let expected: Vec<f64> = (0..n).map(|r| raw_logit(&model, &cols, r)).collect();
+            for avx2 in [false, avx2_available()] {
+                let c = Compiled {
+                    avx2,
+                    ..Compiled::new(&model).unwrap()
+                };
+                let (rows, mut xb) = (c.block_rows(), Vec::new());
+                let mut out = vec![0.0; n];
+                for (b, block) in out.chunks_mut(rows).enumerate() {
+                    c.predict_block(&refs, b * rows, block, &mut xb);
+                }
+                for (r, (o, e)) in out.iter().zip(&expected).enumerate() {
+                    assert!(
+                        (o - e).abs() < 1e-9,
+                        "case {case}, avx2 {avx2}, row {r}: {o} vs {e}"
+                    );
+                }
+            }
         }
     }
 

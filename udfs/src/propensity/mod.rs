@@ -6,4 +6,5 @@
 
 pub mod boosted_tree;
 pub mod csr;
+mod heap_walk_avx2;
 pub mod logistic;
