@@ -5,8 +5,11 @@
 //! - [`auth`]: Basic → Bearer handshake, argon2 password hashes, expiring tokens
 //! - [`roles`]: reader / analyst / admin, checked on the logical plan
 //! - [`limits`]: running-query cap and queue, time limit, per-query memory pool
-//! - [`running`]: a streaming query: cancellation on drop, time limit, its log line
-//! - [`prepared`]: prepared statements and planned queries waiting for their DoGet
+//! - [`running`]: a streaming query: cancellation (stream dropped, or a cancel action), time
+//!   limit, its log line
+//! - [`tickets`]: queries by ticket — waiting for DoGet, running, ended — and what a cancel
+//!   (CancelFlightInfo, CancelQuery) answers for each
+//! - [`prepared`]: prepared statements
 //! - [`metadata`]: SqlInfo, XDBC type info, catalogs, schemas, tables, table types
 //! - [`errors`]: engine errors to gRPC statuses
 //!
@@ -21,6 +24,7 @@ pub mod prepared;
 pub mod roles;
 pub mod running;
 pub mod service;
+pub mod tickets;
 
 use std::future::Future;
 use std::path::Path;

@@ -2,11 +2,10 @@
 //! [`LogicalStatement`] once, bound to parameter values by DoPut, executed any number of times,
 //! closed. Handles are random and belong to the user who created them.
 //!
-//! Also here: the queries planned by GetFlightInfo and waiting for their DoGet ([`Tickets`]).
+//! The queries planned by GetFlightInfo and waiting for their DoGet are in [`super::tickets`].
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,7 +16,7 @@ use datafusion::common::ScalarValue;
 use rand::RngCore;
 use tonic::Status;
 
-use crate::statements::{LogicalStatement, Planned};
+use crate::statements::LogicalStatement;
 
 /// Most prepared statements open at once, across users; past it, creating one fails.
 pub const MAX_PREPARED: usize = 10_000;
@@ -181,54 +180,6 @@ impl PreparedStatements {
     /// Whether none are open.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-/// How long a planned query waits for its DoGet before it is dropped.
-pub const TICKET_TTL: Duration = Duration::from_secs(600);
-
-/// A query planned by GetFlightInfo, waiting for the DoGet that runs it.
-pub struct Ticketed {
-    /// Who planned it.
-    pub owner: String,
-    /// The plan.
-    pub planned: Planned,
-    /// When the request arrived (the query's time limit counts from here).
-    pub started: Instant,
-}
-
-/// The planned queries waiting for their DoGet, by ticket id. Each ticket runs once.
-#[derive(Default)]
-pub struct Tickets {
-    waiting: Mutex<HashMap<String, Ticketed>>,
-}
-
-impl Tickets {
-    /// Stores a planned query; returns its ticket id. Tickets older than [`TICKET_TTL`] are
-    /// dropped.
-    pub fn insert(&self, t: Ticketed) -> Result<String, Status> {
-        let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
-        waiting.retain(|_, w| w.started.elapsed() < TICKET_TTL);
-        if waiting.len() >= MAX_PREPARED {
-            return Err(Status::resource_exhausted(
-                "too many queries planned and not fetched; fetch (DoGet) or drop them",
-            ));
-        }
-        let id = new_handle();
-        waiting.insert(id.clone(), t);
-        Ok(id)
-    }
-
-    /// Takes the query ticket `id` names, if `user` planned it.
-    pub fn take(&self, user: &str, id: &[u8]) -> Result<Ticketed, Status> {
-        let unknown =
-            || Status::not_found("unknown or already used ticket: call GetFlightInfo again");
-        let id = std::str::from_utf8(id).map_err(|_| unknown())?;
-        let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
-        match waiting.get(id) {
-            Some(t) if t.owner == user => waiting.remove(id).ok_or_else(unknown),
-            _ => Err(unknown()),
-        }
     }
 }
 

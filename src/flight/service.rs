@@ -8,6 +8,15 @@
 //! Prepared statements: create (plan to a logical plan with `$n` placeholders), bind (DoPut),
 //! execute (GetFlightInfo + DoGet, or DoPut for updates), close. Updates (CREATE MODEL, DDL)
 //! run to completion in DoPut. Metadata comes from [`super::metadata`].
+//!
+//! Cancellation: the Flight action `CancelFlightInfo` (newer JDBC drivers, arrow-flight's
+//! `FlightClient::cancel_flight_info`) and the deprecated Flight SQL action `CancelQuery` (older
+//! JDBC drivers) both carry the query's FlightInfo; its ticket names the query in [`Tickets`], which stops it whether
+//! its DoGet is streaming, waiting for a slot, or not called yet. arrow-flight 59's
+//! `FlightSqlService` has a method for `CancelQuery` only, so `CancelFlightInfo` is served from
+//! `do_action_fallback` and listed through `list_custom_actions`. Clients that cancel by closing
+//! the DoGet stream (ADBC's Go-based driver cancels its call's context) stop the query too: see
+//! [`super::running`].
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -18,18 +27,18 @@ use arrow_flight::error::FlightError;
 use arrow_flight::sql::metadata::{SqlInfoData, XdbcTypeInfoData};
 use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
 use arrow_flight::sql::{
-    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
-    ActionCreatePreparedStatementResult, CommandGetCatalogs, CommandGetCrossReference,
-    CommandGetDbSchemas, CommandGetExportedKeys, CommandGetImportedKeys, CommandGetPrimaryKeys,
-    CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandGetXdbcTypeInfo,
-    CommandPreparedStatementQuery, CommandPreparedStatementUpdate, CommandStatementQuery,
-    CommandStatementUpdate, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
-    TicketStatementQuery,
+    ActionCancelQueryRequest, ActionCancelQueryResult, ActionClosePreparedStatementRequest,
+    ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult, CommandGetCatalogs,
+    CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys, CommandGetImportedKeys,
+    CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables,
+    CommandGetXdbcTypeInfo, CommandPreparedStatementQuery, CommandPreparedStatementUpdate,
+    CommandStatementQuery, CommandStatementUpdate, DoPutPreparedStatementResult, ProstMessageExt,
+    SqlInfo, TicketStatementQuery,
 };
 use arrow_flight::{
-    Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse,
-    IpcMessage, SchemaAsIpc, Ticket, decode::FlightRecordBatchStream,
-    flight_service_server::FlightService,
+    Action, ActionType, CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus,
+    FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage,
+    SchemaAsIpc, Ticket, decode::FlightRecordBatchStream, flight_service_server::FlightService,
 };
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef, UInt64Type};
@@ -44,12 +53,17 @@ use super::auth::{Authenticator, Caller};
 use super::errors::to_status;
 use super::limits::Limits;
 use super::metadata;
-use super::prepared::{Prepared, PreparedStatements, Ticketed, Tickets};
+use super::prepared::{Prepared, PreparedStatements, new_handle};
 use super::roles::RolePolicy;
-use super::running::{RunningQuery, log_refused};
+use super::running::{LiveQuery, RunningQuery, log_cancelled_unrun, log_refused};
+use super::tickets::{Ticketed, Tickets};
 use crate::statements::{LogicalStatement, plan_logical};
 
 type DoGetStream = <EcomsqlFlightService as FlightService>::DoGetStream;
+type DoActionStream = <EcomsqlFlightService as FlightService>::DoActionStream;
+
+/// The Flight action that cancels a query (Flight.proto; arrow-flight 59 has no constant).
+pub const CANCEL_FLIGHT_INFO: &str = "CancelFlightInfo";
 
 /// The Flight SQL service over one shared session.
 #[derive(Clone)]
@@ -134,11 +148,7 @@ impl EcomsqlFlightService {
             .await
             .map_err(|e| to_status(&e))?;
         let schema = advertised_schema(planned.schema());
-        let id = self.tickets.insert(Ticketed {
-            owner: caller.user.clone(),
-            planned,
-            started: Instant::now(),
-        })?;
+        let id = self.tickets.insert(&caller.user, planned)?;
         let ticket = TicketStatementQuery {
             statement_handle: id.into(),
         };
@@ -174,6 +184,7 @@ impl EcomsqlFlightService {
             .execute(self.limits.task_ctx(&self.ctx))
             .map_err(|e| to_status(&e))?;
         let mut running = RunningQuery::new(
+            LiveQuery::new(new_handle()),
             stream,
             admission,
             &caller.user,
@@ -198,6 +209,41 @@ impl EcomsqlFlightService {
         } else {
             running.rows() as i64
         })
+    }
+
+    /// Cancels the queries `info`'s tickets name, for `caller` (see [`Tickets::cancel`]).
+    /// Tickets of metadata calls are not cancellable: they are answered in one piece.
+    fn cancel(&self, caller: &Caller, info: &FlightInfo) -> Result<CancelStatus, Status> {
+        let mut answer = None;
+        for endpoint in &info.endpoint {
+            let Some(ticket) = &endpoint.ticket else {
+                continue;
+            };
+            let any = arrow_flight::sql::Any::decode(&*ticket.ticket).map_err(|_| {
+                Status::invalid_argument(
+                    "cancel: the FlightInfo's ticket is not a Flight SQL ticket",
+                )
+            })?;
+            let status = match any.unpack::<TicketStatementQuery>() {
+                Ok(Some(t)) => self.tickets.cancel(caller, &t.statement_handle)?,
+                Ok(None) => CancelStatus::NotCancellable,
+                Err(e) => return Err(Status::invalid_argument(format!("cancel: bad ticket: {e}"))),
+            };
+            // Several endpoints: the least finished answer.
+            answer = Some(match (answer, status) {
+                (Some(CancelStatus::Cancelling), _) | (_, CancelStatus::Cancelling) => {
+                    CancelStatus::Cancelling
+                }
+                (Some(CancelStatus::Cancelled), _) | (_, CancelStatus::Cancelled) => {
+                    CancelStatus::Cancelled
+                }
+                _ => status,
+            });
+        }
+        let answer = answer
+            .ok_or_else(|| Status::invalid_argument("cancel: the FlightInfo has no ticket"))?;
+        tracing::info!(target: "ecomsql::flight", user = %caller.user, status = answer.as_str_name(), "cancel");
+        Ok(answer)
     }
 
     fn prepared_update_stmt(
@@ -278,22 +324,36 @@ impl FlightSqlService for EcomsqlFlightService {
     ) -> Result<Response<DoGetStream>, Status> {
         let caller = self.caller(&request)?;
         let started = Instant::now();
-        let Ticketed { planned, .. } = self.tickets.take(&caller.user, &ticket.statement_handle)?;
+        let Ticketed {
+            planned,
+            live,
+            registration,
+        } = self.tickets.start(&caller.user, &ticket.statement_handle)?;
         let kind = planned.kind();
-        let admission = self.limits.admit().await.inspect_err(|s| {
-            log_refused(&caller.user, Some(kind), started, s);
-        })?;
+        // A cancel reaches a query waiting for its slot too.
+        let admission = tokio::select! {
+            admitted = self.limits.admit() => admitted.inspect_err(|s| {
+                log_refused(&caller.user, Some(kind), started, s);
+            })?,
+            by = live.cancelled() => {
+                let status = LiveQuery::cancelled_status(live.id(), &by);
+                log_cancelled_unrun(live.id(), &caller.user, kind, started, &status);
+                return Err(status);
+            }
+        };
         let stream = planned
             .execute(self.limits.task_ctx(&self.ctx))
             .map_err(|e| to_status(&e))?;
         let running = RunningQuery::new(
+            live,
             stream,
             admission,
             &caller.user,
             kind,
             started,
             self.limits.timeout,
-        );
+        )
+        .registered(registration);
         let flight = FlightDataEncoderBuilder::new()
             .with_schema(planned.schema())
             .build(running)
@@ -388,6 +448,54 @@ impl FlightSqlService for EcomsqlFlightService {
         let caller = self.caller(&request)?;
         self.prepared
             .close(&caller.user, &query.prepared_statement_handle)
+    }
+
+    async fn do_action_cancel_query(
+        &self,
+        query: ActionCancelQueryRequest,
+        request: Request<Action>,
+    ) -> Result<ActionCancelQueryResult, Status> {
+        let caller = self.caller(&request)?;
+        let info = FlightInfo::decode(query.info)
+            .map_err(|e| Status::invalid_argument(format!("CancelQuery: bad FlightInfo: {e}")))?;
+        // `CancelResult` (not exported by arrow-flight 59) numbers its values as `CancelStatus`
+        // does: unspecified 0, cancelled 1, cancelling 2, not cancellable 3.
+        let status = self.cancel(&caller, &info)?;
+        Ok(ActionCancelQueryResult {
+            result: status as i32,
+        })
+    }
+
+    async fn do_action_fallback(
+        &self,
+        request: Request<Action>,
+    ) -> Result<Response<DoActionStream>, Status> {
+        if request.get_ref().r#type != CANCEL_FLIGHT_INFO {
+            return Err(Status::invalid_argument(format!(
+                "do_action: unknown action {:?}",
+                request.get_ref().r#type
+            )));
+        }
+        let caller = self.caller(&request)?;
+        // Flight actions carry the message itself, not wrapped in `Any`.
+        let cancel = CancelFlightInfoRequest::decode(request.get_ref().body.clone())
+            .map_err(|e| Status::invalid_argument(format!("CancelFlightInfo: bad request: {e}")))?;
+        let info = cancel
+            .info
+            .ok_or_else(|| Status::invalid_argument("CancelFlightInfo: no FlightInfo"))?;
+        let status = self.cancel(&caller, &info)?;
+        let result = arrow_flight::Result::new(CancelFlightInfoResult::new(status).encode_to_vec());
+        Ok(Response::new(Box::pin(futures::stream::iter([Ok(result)]))))
+    }
+
+    async fn list_custom_actions(&self) -> Option<Vec<Result<ActionType, Status>>> {
+        Some(vec![Ok(ActionType {
+            r#type: CANCEL_FLIGHT_INFO.to_string(),
+            description: "Cancels a query: its DoGet stream ends with CANCELLED.\n
+                Request Message: CancelFlightInfoRequest\n
+                Response Message: CancelFlightInfoResult"
+                .into(),
+        })])
     }
 
     // Metadata: GetFlightInfo answers with the builder's schema and a ticket that is the

@@ -8,8 +8,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use arrow_flight::sql::client::FlightSqlServiceClient;
-use arrow_flight::sql::{CommandGetDbSchemas, CommandGetTables, SqlInfo};
-use arrow_flight::{FlightInfo, error::FlightError};
+use arrow_flight::sql::{
+    ActionCancelQueryRequest, ActionCancelQueryResult, Any, CommandGetDbSchemas, CommandGetTables,
+    ProstMessageExt, SqlInfo, TicketStatementQuery,
+};
+use arrow_flight::{
+    Action, CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus, FlightEndpoint,
+    FlightInfo, Ticket, error::FlightError,
+};
 use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{Int64Type, Schema};
 use ecomsql::config::{FlightConfig, FlightLayer};
@@ -17,6 +23,7 @@ use ecomsql::flight::Server;
 use ecomsql::flight::auth::{ManualClock, User, hash_password};
 use ecomsql::flight::roles::Role;
 use futures::TryStreamExt;
+use prost::Message;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
@@ -499,6 +506,222 @@ async fn dropping_the_stream_cancels_the_query() {
     server.wait_idle().await;
     // The server goes on serving.
     sql(&mut c, "SELECT 1").await.unwrap();
+    server.stop().await;
+}
+
+/// Sends `CancelFlightInfo` for `info`, as ADBC's `AdbcStatementCancel` does.
+async fn cancel(client: &mut Client, info: &FlightInfo) -> Result<CancelStatus, FlightError> {
+    let request = CancelFlightInfoRequest::new(info.clone());
+    let action = Action::new("CancelFlightInfo", request.encode_to_vec());
+    let reply = client
+        .do_action(action)
+        .await?
+        .try_next()
+        .await?
+        .ok_or_else(|| FlightError::protocol("no CancelFlightInfo result"))?;
+    Ok(CancelFlightInfoResult::decode(reply.body)?.status())
+}
+
+/// Cancels `info` until the answer is final: `CANCELLING` (the stream was mid-poll) is
+/// retried, as the spec tells clients to; a bounded number of times.
+async fn cancel_fully(client: &mut Client, info: &FlightInfo) -> CancelStatus {
+    for _ in 0..100 {
+        match cancel(client, info).await.expect("cancel") {
+            CancelStatus::Cancelling => tokio::task::yield_now().await,
+            done => return done,
+        }
+    }
+    panic!("still CANCELLING after 100 tries");
+}
+
+/// The query id (ticket handle) of a statement's FlightInfo.
+fn query_id(info: &FlightInfo) -> String {
+    let ticket = info.endpoint[0].ticket.as_ref().expect("ticket");
+    let any = Any::decode(&*ticket.ticket).expect("an Any ticket");
+    let t: TicketStatementQuery = any.unpack().unwrap().expect("a statement ticket");
+    String::from_utf8(t.statement_handle.to_vec()).unwrap()
+}
+
+/// Reads `stream` to its end, which must be an error, within `within`.
+async fn error_at_end(
+    stream: &mut arrow_flight::decode::FlightRecordBatchStream,
+    within: Duration,
+) -> FlightError {
+    tokio::time::timeout(within, async {
+        loop {
+            match stream.try_next().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("the stream ended without an error"),
+                Err(e) => return e,
+            }
+        }
+    })
+    .await
+    .expect("the cancelled stream ends promptly")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_flight_info_stops_a_streaming_query() {
+    // One slot and no queue: a query left holding the slot would make the next one fail.
+    let cfg = config(FlightLayer {
+        max_running_queries: Some(1),
+        max_queued_queries: Some(0),
+        ..Default::default()
+    });
+    let mut server = TestServer::start(session(shop()).await, cfg).await;
+    let mut c = server.login("ann").await;
+    let mut other = server.login("rita").await;
+    let info = c.execute(ENDLESS.into(), None).await.unwrap();
+    let id = query_id(&info);
+    let mut stream = c
+        .do_get(info.endpoint[0].ticket.clone().unwrap())
+        .await
+        .unwrap();
+    let first = stream.try_next().await.unwrap().expect("a first batch");
+    assert!(first.num_rows() > 0);
+    assert_eq!(*server.running.borrow(), 1);
+    let err = sql(&mut other, "SELECT 1").await.unwrap_err();
+    assert!(is_code(&err, tonic::Code::ResourceExhausted), "{err}");
+
+    let started = std::time::Instant::now();
+    assert_eq!(cancel_fully(&mut c, &info).await, CancelStatus::Cancelled);
+    // CANCELLED means the query's slot is free already, before the client reads on.
+    assert_eq!(*server.running.borrow(), 0);
+    let got = sql(&mut other, "SELECT 41 + 1 AS x").await.unwrap();
+    assert_eq!(int_at(&got, 0), 42);
+
+    // The stream ends with CANCELLED naming the query, long before the query would have.
+    let end = error_at_end(&mut stream, Duration::from_secs(10)).await;
+    assert!(is_code(&end, tonic::Code::Cancelled), "{end}");
+    assert!(
+        end.to_string()
+            .contains(&format!("query {id} was cancelled by ann")),
+        "{end}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    drop(stream);
+    server.wait_idle().await;
+    // Cancelling again is answered the same (the action is idempotent); the server serves on.
+    assert_eq!(
+        cancel(&mut c, &info).await.unwrap(),
+        CancelStatus::Cancelled
+    );
+    let got = sql(&mut c, "SELECT count(*) FROM users").await.unwrap();
+    assert_eq!(int_at(&got, 0), 2000);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_before_do_get() {
+    let mut server = TestServer::start(session(shop()).await, config(FlightLayer::default())).await;
+    let mut c = server.login("ann").await;
+    let info = c
+        .execute("SELECT count(*) FROM users".into(), None)
+        .await
+        .unwrap();
+    let id = query_id(&info);
+    assert_eq!(
+        cancel(&mut c, &info).await.unwrap(),
+        CancelStatus::Cancelled
+    );
+    let err = fetch(&mut c, info.clone()).await.unwrap_err();
+    assert!(is_code(&err, tonic::Code::Cancelled), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("query {id} was cancelled by ann")),
+        "{err}"
+    );
+    assert_eq!(
+        cancel(&mut c, &info).await.unwrap(),
+        CancelStatus::Cancelled
+    );
+
+    // The deprecated Flight SQL action older JDBC drivers send: the FlightInfo as bytes, the
+    // request and the result wrapped in `Any`.
+    let info = c.execute("SELECT 1".into(), None).await.unwrap();
+    let request = ActionCancelQueryRequest {
+        info: info.encode_to_vec().into(),
+    };
+    let reply = c
+        .do_action(Action::new("CancelQuery", request.as_any().encode_to_vec()))
+        .await
+        .unwrap()
+        .try_next()
+        .await
+        .unwrap()
+        .expect("a CancelQuery result");
+    let result: ActionCancelQueryResult = Any::decode(reply.body)
+        .unwrap()
+        .unpack()
+        .unwrap()
+        .expect("an ActionCancelQueryResult");
+    assert_eq!(result.result, 1, "CANCEL_RESULT_CANCELLED");
+    let err = fetch(&mut c, info).await.unwrap_err();
+    assert!(is_code(&err, tonic::Code::Cancelled), "{err}");
+
+    // A query that ran to its end, and a metadata call, are not cancellable.
+    let info = c.execute("SELECT 1".into(), None).await.unwrap();
+    fetch(&mut c, info.clone()).await.unwrap();
+    assert_eq!(
+        cancel(&mut c, &info).await.unwrap(),
+        CancelStatus::NotCancellable
+    );
+    let catalogs = c.get_catalogs().await.unwrap();
+    assert_eq!(
+        cancel(&mut c, &catalogs).await.unwrap(),
+        CancelStatus::NotCancellable
+    );
+    server.wait_idle().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_is_for_the_owner_or_an_admin() {
+    let mut server = TestServer::start(session(shop()).await, config(FlightLayer::default())).await;
+    let mut ann = server.login("ann").await;
+    let mut rita = server.login("rita").await;
+    let mut root = server.login("root").await;
+    let info = ann.execute(ENDLESS.into(), None).await.unwrap();
+    let mut stream = ann
+        .do_get(info.endpoint[0].ticket.clone().unwrap())
+        .await
+        .unwrap();
+    stream.try_next().await.unwrap().expect("a first batch");
+
+    // Another user may not cancel it; the query runs on.
+    let err = cancel(&mut rita, &info).await.unwrap_err();
+    assert!(is_code(&err, tonic::Code::PermissionDenied), "{err}");
+    assert!(err.to_string().contains("another user"), "{err}");
+    assert_eq!(*server.running.borrow(), 1);
+    stream.try_next().await.unwrap().expect("still streaming");
+
+    // A ticket no query has: NOT_FOUND (Flight.proto asks for it rather than UNSPECIFIED);
+    // something that is no Flight SQL ticket at all: INVALID_ARGUMENT.
+    let forged = |ticket: Vec<u8>| {
+        FlightInfo::new().with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(ticket)))
+    };
+    let unknown = TicketStatementQuery {
+        statement_handle: "no-such-query".into(),
+    };
+    let err = cancel(&mut ann, &forged(unknown.as_any().encode_to_vec()))
+        .await
+        .unwrap_err();
+    assert!(is_code(&err, tonic::Code::NotFound), "{err}");
+    let err = cancel(&mut ann, &forged(b"\xffnot a ticket".to_vec()))
+        .await
+        .unwrap_err();
+    assert!(is_code(&err, tonic::Code::InvalidArgument), "{err}");
+
+    // An admin may cancel anyone's query.
+    assert_eq!(
+        cancel_fully(&mut root, &info).await,
+        CancelStatus::Cancelled
+    );
+    let end = error_at_end(&mut stream, Duration::from_secs(10)).await;
+    assert!(is_code(&end, tonic::Code::Cancelled), "{end}");
+    assert!(end.to_string().contains("cancelled by root"), "{end}");
+    drop(stream);
+    server.wait_idle().await;
     server.stop().await;
 }
 
