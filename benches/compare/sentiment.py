@@ -5,7 +5,7 @@ throughput in reviews per second.
 
 Usage (after `cargo build --release --bin ecomsql` and `ecomsql gen --out DIR`):
     python3 -m venv /tmp/venv && /tmp/venv/bin/pip install vaderSentiment snownlp
-    /tmp/venv/bin/python benches/compare/sentiment.py --ecomsql target/release/ecomsql --data DIR
+    /tmp/venv/bin/python benches/compare/sentiment.py --ecomsql target/release/ecomsql --data DIR [--out FILE]
 
 Thresholds: ecomsql's documented ones (>= 0.05 positive, <= -0.05 negative); VADER's documented
 compound thresholds (the same numbers); SnowNLP has no neutral band, so >= 0.5 is positive and
@@ -76,7 +76,9 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--copies", type=int, default=100, help="copies of the reviews for ecomsql's timing")
     ap.add_argument("--snownlp-sample", type=int, default=2000)
+    ap.add_argument("--out", help="append the tables, as Markdown, to this file")
     args = ap.parse_args()
+    lines = []
 
     out, _ = ecomsql(args.ecomsql, args.data,
                      "SELECT rating, language, review_text, sentiment(review_text) AS s, "
@@ -85,8 +87,13 @@ def main():
     en = [r for r in rows if r["language"] == "en"]
     zh = [r for r in rows if r["language"] == "zh"]
     mean_len = lambda rs: sum(len(r["review_text"]) for r in rs) / len(rs)
-    print(f"data: {args.data}: {len(en)} English reviews ({mean_len(en):.0f} chars on average) "
-          f"and {len(zh)} Chinese ({mean_len(zh):.0f} chars), ratings 1-2 and 4-5")
+    lines += ["## Sentiment: ecomsql vs VADER and SnowNLP", "",
+              f"Generated reviews in {args.data}: {len(en):,} English ({mean_len(en):.0f} characters "
+              f"on average) and {len(zh):,} Chinese ({mean_len(zh):.0f} characters), ratings 1-2 and "
+              "4-5. The reviews are the project's own (a like-for-like check, not an independent "
+              "judge: see RESULTS-sentiment.md for real labelled sets). Throughput: best of "
+              f"{args.runs}; ecomsql scores {args.copies} copies of the reviews on all cores, the "
+              "Python scorers run on one."]
 
     results = []
     for lang, rs in (("en", en), ("zh", zh)):
@@ -116,20 +123,25 @@ def main():
     results.append((f"ecomsql sentiment (zh, same {len(sample)})", ours_on_sample,
                     auc([r["s"] for r in sample], [r["rating"] >= 4 for r in sample])))
 
-    print("\n| scorer | agreement with rating polarity | ROC AUC |\n|---|---|---|")
-    for name, a, u in results:
-        print(f"| {name} | {a * 100:.1f}% | {u:.3f} |")
+    lines += ["", "| scorer | agreement with rating polarity | ROC AUC |", "|---|---|---|"]
+    lines += [f"| {name} | {a * 100:.1f}% | {u:.3f} |" for name, a, u in results]
 
     n_en, gross_en, net_en = throughput_ecomsql(args.ecomsql, args.data, "en", args.copies, args.runs)
     n_zh, gross_zh, net_zh = throughput_ecomsql(args.ecomsql, args.data, "zh", args.copies, args.runs)
-    print("\n| scorer | reviews/s | vs VADER |\n|---|---|---|")
-    print(f"| VADER 3.3 (Python, 1 core), English | {vader_rate:,.0f} | 1.0x |")
-    print(f"| ecomsql sentiment(), English, {n_en:,} rows, whole query | {gross_en:,.0f} | {gross_en / vader_rate:.0f}x |")
-    print(f"| ecomsql sentiment(), English, net of reading the rows | {net_en:,.0f} | {net_en / vader_rate:.0f}x |")
-    print(f"| SnowNLP (Python, 1 core), Chinese | {snow_rate:,.0f} | |")
-    print(f"| ecomsql sentiment(), Chinese, {n_zh:,} rows, whole query | {gross_zh:,.0f} | {gross_zh / snow_rate:.0f}x SnowNLP |")
-    print(f"| ecomsql sentiment(), Chinese, net of reading the rows | {net_zh:,.0f} | {net_zh / snow_rate:.0f}x SnowNLP |")
-
+    lines += [
+        "", "| scorer | reviews/s | vs VADER |", "|---|---|---|",
+        f"| VADER (Python, 1 core), English | {vader_rate:,.0f} | 1.0× |",
+        f"| ecomsql sentiment(), English, {n_en:,} rows, whole query | {gross_en:,.0f} | {gross_en / vader_rate:.0f}× |",
+        f"| ecomsql sentiment(), English, net of reading the rows | {net_en:,.0f} | {net_en / vader_rate:.0f}× |",
+        f"| SnowNLP (Python, 1 core), Chinese | {snow_rate:,.0f} | |",
+        f"| ecomsql sentiment(), Chinese, {n_zh:,} rows, whole query | {gross_zh:,.0f} | {gross_zh / snow_rate:.0f}× SnowNLP |",
+        f"| ecomsql sentiment(), Chinese, net of reading the rows | {net_zh:,.0f} | {net_zh / snow_rate:.0f}× SnowNLP |",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        with open(args.out, "a") as f:
+            f.write("\n" + text)
 
 if __name__ == "__main__":
     main()
