@@ -68,11 +68,12 @@ data_for() {
 
 DATA=$(data_for "$USERS")
 "$PY" benches/compare/features.py --data "$DATA" --ecomsql "$BIN" --runs "$RUNS" --out "$OUT"
+"$PY" benches/compare/segments.py --data "$DATA" --ecomsql "$BIN" --runs 3 --out "$OUT"
+"$PY" benches/compare/propensity.py --data "$DATA" --ecomsql "$BIN" --runs 3 --out "$OUT"
+"$PY" benches/compare/sentiment.py --data "$DATA" --ecomsql "$BIN" --runs 3 --out "$OUT"
+# The sweep last: the largest sizes take longest and may exhaust memory in a peer.
 for users in $SWEEP; do
   [ "$users" = "$USERS" ] && continue
   "$PY" benches/compare/features.py --data "$(data_for "$users")" --ecomsql "$BIN" --runs 3 --out "$OUT"
 done
-"$PY" benches/compare/segments.py --data "$DATA" --ecomsql "$BIN" --runs 3 --out "$OUT"
-"$PY" benches/compare/propensity.py --data "$DATA" --ecomsql "$BIN" --runs 3 --out "$OUT"
-"$PY" benches/compare/sentiment.py --data "$DATA" --ecomsql "$BIN" --runs 3 --out "$OUT"
 echo "wrote $OUT"
