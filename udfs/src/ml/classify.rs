@@ -158,8 +158,9 @@ pub fn classify_arrays(
             match &model.body {
                 ModelBody::LogisticReg(b) => b.model.predict_proba(&encoded.slices(), &mut p),
                 ModelBody::BoostedTree(b) => b
-                    .trees
-                    .predict_proba(&encoded.slices(), &mut p)
+                    .compiled
+                    .get(&b.trees)
+                    .and_then(|c| c.predict_proba(&encoded.slices(), &mut p))
                     .map_err(|e| {
                         datafusion::error::DataFusionError::Execution(format!("{what}: {e}"))
                     })?,

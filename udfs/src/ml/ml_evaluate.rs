@@ -2,7 +2,7 @@
 //! `ML.EVALUATE`), computed by the same code as the metrics stored at training.
 //!
 //! - k-means: rows, inertia, mean_squared_distance, davies_bouldin_index, silhouette (on a
-//!   sample of 10 000 rows), cluster_sizes.
+//!   sample of 5 000 rows), cluster_sizes.
 //! - naive Bayes (the query must also return the label column): rows, accuracy, precision,
 //!   recall, f1_score (macro averages over classes), log_loss.
 //! - binary classifiers (logistic_reg, boosted_tree): rows, roc_auc, pr_auc, log_loss, brier, and at the 0.5
@@ -60,7 +60,7 @@ static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
         "Table function: one row of quality metrics of a model on the rows of a query. k-means: \
          rows, inertia (sum of squared distances to the assigned centroid, in the encoded \
          space), mean_squared_distance, davies_bouldin_index (lower is better), silhouette \
-         (mean over a 10 000-row sample, higher is better) and cluster_sizes. Classifiers (the \
+         (mean over a 5 000-row sample, higher is better) and cluster_sizes. Classifiers (the \
          query must also return the label column): rows, accuracy, precision, recall, f1_score \
          (macro averages) and log_loss. Rows with NaN or infinity in a feature are skipped.",
         "ml_evaluate('model', 'SELECT …')",

@@ -174,6 +174,10 @@ pub struct BoostedTreeBody {
     pub eval_rows: u64,
     /// The fitted trees (on the native encoding).
     pub trees: crate::propensity::boosted_tree::BoostedTrees,
+    /// `trees` in prediction form, compiled by the first prediction and reused by every batch
+    /// after it (not stored).
+    #[serde(skip)]
+    pub compiled: crate::propensity::boosted_tree::CompiledCache,
 }
 
 /// A fitted text classifier.

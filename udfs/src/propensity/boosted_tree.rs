@@ -1316,22 +1316,20 @@ impl BoostedTrees {
     /// direction, ±∞ are extreme values, unknown category codes are missing.
     pub fn predict_logit(&self, columns: &[&[f64]], out: &mut [f64]) -> Result<(), String> {
         self.check_input(columns, out.len(), "the output")?;
-        let c = Compiled::new(self)?;
-        let rows = c.block_rows();
-        let mut xb = Vec::new();
-        for (b, block) in out.chunks_mut(rows).enumerate() {
-            c.predict_block(columns, b * rows, block, &mut xb);
-        }
-        Ok(())
+        self.compile()?.predict_logit(columns, out)
     }
 
     /// Probability of the positive class of every row into `out`.
     pub fn predict_proba(&self, columns: &[&[f64]], out: &mut [f64]) -> Result<(), String> {
-        self.predict_logit(columns, out)?;
-        for v in out.iter_mut() {
-            *v = 1.0 / (1.0 + (-*v).exp());
-        }
-        Ok(())
+        self.check_input(columns, out.len(), "the output")?;
+        self.compile()?.predict_proba(columns, out)
+    }
+
+    /// The model in prediction form (validated). Compiling 100 trees costs about as much as
+    /// scoring a thousand rows: a caller that scores many batches compiles once, for example
+    /// through a [`CompiledCache`] kept beside the model.
+    pub fn compile(&self) -> Result<CompiledTrees, String> {
+        CompiledTrees::new(self)
     }
 
     /// Per-row TreeSHAP contributions into `out` (rows × `num_features`, row-major): for every
@@ -1522,7 +1520,7 @@ fn goes_right(code: NodeCode, bin: u16, set: &[u32]) -> bool {
 struct HeapTree {
     depth: usize,
     codes: Vec<NodeCode>,
-    /// `Compiled::words` words per node when any split is categorical, else empty.
+    /// `CompiledTrees::words` words per node when any split is categorical, else empty.
     sets: Vec<u32>,
     leaves: Vec<f64>,
 }
@@ -1554,11 +1552,12 @@ enum Cuts {
 /// the thresholds the trees actually use, then every step is a 16-bit compare (or a bit test
 /// for a categorical split) on bins that stay in L1. On x86-64 with AVX2 (checked at run time)
 /// the complete-layout trees walk eight rows per instruction (`heap_walk_avx2`).
-struct Compiled<'a> {
+#[derive(Debug)]
+pub struct CompiledTrees {
     heap: Vec<HeapTree>,
     flat: Vec<FlatTree>,
     cuts: Vec<Cuts>,
-    category_bins: &'a [Vec<u8>],
+    category_bins: Vec<Vec<u8>>,
     base: f64,
     /// Bit-set words per categorical node: `NARROW_WORDS` or `WIDE_WORDS`.
     words: usize,
@@ -1578,8 +1577,8 @@ fn set_words(set: &BinSet, table: &[u16], words: usize) -> [u32; WIDE_WORDS] {
     out
 }
 
-impl<'a> Compiled<'a> {
-    fn new(model: &'a BoostedTrees) -> Result<Self, String> {
+impl CompiledTrees {
+    fn new(model: &BoostedTrees) -> Result<Self, String> {
         model.check_trees()?;
         let nf = model.num_features;
         if nf > MAX_PREDICT_FEATURES {
@@ -1659,11 +1658,11 @@ impl<'a> Compiled<'a> {
                 Cuts::Unused
             });
         }
-        let mut c = Compiled {
+        let mut c = CompiledTrees {
             heap: Vec::new(),
             flat: Vec::new(),
             cuts: feature_cuts,
-            category_bins: &model.category_bins,
+            category_bins: model.category_bins.clone(),
             base: model.base_score,
             words,
             avx2: avx2_available(),
@@ -1737,6 +1736,33 @@ impl<'a> Compiled<'a> {
         Ok(c)
     }
 
+    /// Raw log-odds of every row into `out` (one per row), as [`BoostedTrees::predict_logit`].
+    pub fn predict_logit(&self, columns: &[&[f64]], out: &mut [f64]) -> Result<(), String> {
+        if columns.len() != self.cuts.len() {
+            return Err(format!(
+                "the model takes {} feature columns, got {}",
+                self.cuts.len(),
+                columns.len()
+            ));
+        }
+        check_columns(columns, out.len(), "the output")?;
+        let rows = self.block_rows();
+        let mut xb = Vec::new();
+        for (b, block) in out.chunks_mut(rows).enumerate() {
+            self.predict_block(columns, b * rows, block, &mut xb);
+        }
+        Ok(())
+    }
+
+    /// Probability of the positive class of every row into `out`.
+    pub fn predict_proba(&self, columns: &[&[f64]], out: &mut [f64]) -> Result<(), String> {
+        self.predict_logit(columns, out)?;
+        for v in out.iter_mut() {
+            *v = 1.0 / (1.0 + (-*v).exp());
+        }
+        Ok(())
+    }
+
     /// Bin columns per row: two per feature.
     fn width(&self) -> usize {
         2 * self.cuts.len()
@@ -1787,6 +1813,45 @@ impl<'a> Compiled<'a> {
         for tree in &self.flat {
             tree.walk(xb, width, out);
         }
+    }
+}
+
+/// The prediction form of one model, compiled on first use and kept: put it beside the
+/// [`BoostedTrees`] it belongs to, which must not change afterwards (a loaded model never
+/// does). Clones start empty; it never affects equality or serialisation of what holds it.
+#[derive(Default)]
+pub struct CompiledCache(std::sync::OnceLock<Result<CompiledTrees, String>>);
+
+impl CompiledCache {
+    /// `model` compiled, the first time by this call.
+    pub fn get(&self, model: &BoostedTrees) -> Result<&CompiledTrees, String> {
+        self.0
+            .get_or_init(|| model.compile())
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+impl Clone for CompiledCache {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for CompiledCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for CompiledCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = if self.0.get().is_some() {
+            "compiled"
+        } else {
+            "empty"
+        };
+        write!(f, "CompiledCache({state})")
     }
 }
 
@@ -2832,14 +2897,14 @@ mod tests {
                 ..BoostParams::default()
             };
             let model = fit(&cols, &[false, false, false, true], &labels, &params);
-            let compiled = Compiled::new(&model).unwrap();
+            let compiled = CompiledTrees::new(&model).unwrap();
             assert_eq!(compiled.words == WIDE_WORDS, codes > 32, "case {case}");
             let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
             let expected: Vec<f64> = (0..n).map(|r| raw_logit(&model, &cols, r)).collect();
             for avx2 in [false, avx2_available()] {
-                let c = Compiled {
+                let c = CompiledTrees {
                     avx2,
-                    ..Compiled::new(&model).unwrap()
+                    ..CompiledTrees::new(&model).unwrap()
                 };
                 let (rows, mut xb) = (c.block_rows(), Vec::new());
                 let mut out = vec![0.0; n];
@@ -2854,6 +2919,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The cache compiles once, predicts what the model predicts, and clones start empty.
+    #[test]
+    fn compiled_cache_compiles_once() {
+        let (cols, labels) = data(500, 2, 21, |x| x[0] > x[1]);
+        let model = fit(&cols, &[false; 2], &labels, &BoostParams::default());
+        let cache = CompiledCache::default();
+        let first: *const CompiledTrees = cache.get(&model).unwrap();
+        let second: *const CompiledTrees = cache.get(&model).unwrap();
+        assert_eq!(first, second);
+        assert_eq!(format!("{:?}", cache.clone()), "CompiledCache(empty)");
+        let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
+        let (mut a, mut b) = (vec![0.0; 500], vec![0.0; 500]);
+        model.predict_proba(&refs, &mut a).unwrap();
+        cache
+            .get(&model)
+            .unwrap()
+            .predict_proba(&refs, &mut b)
+            .unwrap();
+        assert_eq!(a, b);
+        let err = cache.get(&model).unwrap().predict_proba(&refs[..1], &mut b);
+        assert_eq!(err.unwrap_err(), "the model takes 2 feature columns, got 1");
     }
 
     /// The kernel's half of `benches/compare/gbt_kernel.py` (which writes the data, sets
