@@ -9,10 +9,10 @@
 //! execute (GetFlightInfo + DoGet, or DoPut for updates), close. Updates (CREATE MODEL, DDL)
 //! run to completion in DoPut. Metadata comes from [`super::metadata`].
 //!
-//! Cancellation: the Flight action `CancelFlightInfo` (newer JDBC drivers, arrow-flight's
-//! `FlightClient::cancel_flight_info`) and the deprecated Flight SQL action `CancelQuery` (older
-//! JDBC drivers) both carry the query's FlightInfo; its ticket names the query in [`Tickets`], which stops it whether
-//! its DoGet is streaming, waiting for a slot, or not called yet. arrow-flight 59's
+//! Cancellation: the Flight action `CancelFlightInfo` (what arrow-flight's
+//! `FlightClient::cancel_flight_info` sends) and the deprecated Flight SQL action `CancelQuery`
+//! both carry the query's FlightInfo; its ticket names the query in [`Tickets`], which stops it
+//! whether its DoGet is streaming, waiting for a slot, or not called yet. arrow-flight 59's
 //! `FlightSqlService` has a method for `CancelQuery` only, so `CancelFlightInfo` is served from
 //! `do_action_fallback` and listed through `list_custom_actions`. Clients that cancel by closing
 //! the DoGet stream (ADBC's Go-based driver cancels its call's context) stop the query too: see

@@ -67,10 +67,10 @@
 //! branches padded with always-left splits), so every row takes exactly `depth` branch-free
 //! steps; with AVX2 (detected at run time) eight rows step per instruction
 //! ([`super::heap_walk_avx2`]), otherwise four rows at a time so that their independent steps
-//! overlap. Deeper trees keep explicit children. Inputs at prediction: NaN follows the default directions, ±∞ are extreme
-//! values, unknown (or negative, fractional) category codes are missing. Prediction and
-//! contributions validate the model first (an edited JSON model is an error, not a panic) and
-//! return an error for columns or outputs of the wrong shape.
+//! overlap. Deeper trees keep explicit children. Inputs at prediction: NaN follows the default
+//! directions, ±∞ are extreme values, unknown (or negative, fractional) category codes are
+//! missing. Prediction and contributions validate the model first (an edited JSON model is an
+//! error, not a panic) and return an error for columns or outputs of the wrong shape.
 //!
 //! To extend: new options go into [`BoostParams`] (checked in `BoostParams::check`); a change to
 //! the serialised structs must keep old models loading (add fields with `#[serde(default)]`).
