@@ -58,7 +58,7 @@
 //!
 //! # Prediction
 //! Each block of rows is first binned once per feature against the distinct thresholds the
-//! trees use (a binary search), into two 16-bit columns per feature that differ only for a
+//! trees use ([`super::cut_search`]), into two 16-bit columns per feature that differ only for a
 //! missing value (0 in one, 65535 in the other), so a split's missing direction is the column it
 //! reads. Every split is a 32-bit code (column, categorical flag, split bin); a categorical split
 //! also has a bit set over the feature's bins, one 32-bit word when the model's sets mention
@@ -76,6 +76,8 @@
 //! the serialised structs must keep old models loading (add fields with `#[serde(default)]`).
 
 use std::ops::ControlFlow;
+
+use super::cut_search::CutIndex;
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -1546,7 +1548,7 @@ struct FlatTree {
 #[derive(Debug)]
 enum Cuts {
     /// Bin = 1 + number of cuts below the value (the distinct thresholds the trees use).
-    Numeric(Vec<f64>),
+    Numeric(CutIndex),
     /// Bin = `table[training category bin]`: the training bin itself (wide sets), or a dense
     /// number for each bin some split set mentions, and one more for every other bin (narrow).
     Categorical(Vec<u16>),
@@ -1659,7 +1661,7 @@ impl CompiledTrees {
                 return Err(format!("the model has too many thresholds on feature {f}"));
             }
             feature_cuts.push(if used[f] {
-                Cuts::Numeric(c)
+                Cuts::Numeric(CutIndex::new(c))
             } else {
                 Cuts::Unused
             });
@@ -1681,7 +1683,7 @@ impl CompiledTrees {
                     (None, Cuts::Numeric(c)) => {
                         // x <= threshold ⇔ bin <= 1 + its index; "every non-missing value" is
                         // the top bin.
-                        let k = c.partition_point(|&t| t < n.threshold) as u32;
+                        let k = c.count_below(n.threshold) as u32;
                         (col | (k + 1) << 16, [0; WIDE_WORDS])
                     }
                     (Some(s), Cuts::Categorical(table)) => {
@@ -1790,13 +1792,16 @@ impl CompiledTrees {
             let slots = xb.chunks_exact_mut(width).map(|r| &mut r[2 * f..2 * f + 2]);
             match cuts {
                 Cuts::Numeric(c) => {
-                    for (slot, &v) in slots.zip(col) {
-                        if v.is_nan() {
-                            slot.copy_from_slice(&[MISSING_LOW, u16::MAX]);
-                        } else {
-                            slot.fill(1 + c.partition_point(|&t| t < v) as u16);
+                    let mut slots = slots;
+                    c.for_each_count(col, |_, count| {
+                        if let Some(slot) = slots.next() {
+                            match count {
+                                // At most 65533 cuts (checked in `compile`).
+                                Some(k) => slot.fill(1 + k as u16),
+                                None => slot.copy_from_slice(&[MISSING_LOW, u16::MAX]),
+                            }
                         }
-                    }
+                    });
                 }
                 Cuts::Categorical(table) => {
                     for (slot, &v) in slots.zip(col) {

@@ -6,5 +6,6 @@
 
 pub mod boosted_tree;
 pub mod csr;
+mod cut_search;
 mod heap_walk_avx2;
 pub mod logistic;
