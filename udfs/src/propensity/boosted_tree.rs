@@ -1755,9 +1755,9 @@ impl CompiledTrees {
         }
         check_columns(columns, out.len(), "the output")?;
         let rows = self.block_rows();
-        let mut xb = Vec::new();
+        let mut scratch = BlockBins::default();
         for (b, block) in out.chunks_mut(rows).enumerate() {
-            self.predict_block(columns, b * rows, block, &mut xb);
+            self.predict_block(columns, b * rows, block, &mut scratch);
         }
         Ok(())
     }
@@ -1776,46 +1776,64 @@ impl CompiledTrees {
         2 * self.cuts.len()
     }
 
-    /// Rows per block: a block's bins (row-major) stay in L1.
+    /// Rows per block: a block's bins (both layouts) stay in L1.
     fn block_rows(&self) -> usize {
         (8192 / self.width().max(1)).clamp(8, 256)
     }
 
-    /// Log-odds of the rows `start..start + out.len()`; `xb` is scratch.
-    fn predict_block(&self, columns: &[&[f64]], start: usize, out: &mut [f64], xb: &mut Vec<u16>) {
+    /// Log-odds of the rows `start..start + out.len()`; `scratch` holds the block's bins.
+    fn predict_block(
+        &self,
+        columns: &[&[f64]],
+        start: usize,
+        out: &mut [f64],
+        scratch: &mut BlockBins,
+    ) {
         let (len, width) = (out.len(), self.width());
-        xb.clear();
-        // One padding bin: the AVX2 walk loads 32 bits at a bin's position.
-        xb.resize(len * width + 1, 0);
+        let BlockBins {
+            rows: xb,
+            columns: xc,
+        } = scratch;
+        // Column-major first: each feature's two bin columns are filled in one pass.
+        xc.clear();
+        xc.resize(len * width, 0);
         for (f, (col, cuts)) in columns.iter().zip(&self.cuts).enumerate() {
             let col = &col[start..start + len];
-            let slots = xb.chunks_exact_mut(width).map(|r| &mut r[2 * f..2 * f + 2]);
+            let (low, high) = xc[2 * f * len..(2 * f + 2) * len].split_at_mut(len);
             match cuts {
-                Cuts::Numeric(c) => {
-                    let mut slots = slots;
-                    c.for_each_count(col, |_, count| {
-                        if let Some(slot) = slots.next() {
-                            match count {
-                                // At most 65533 cuts (checked in `compile`).
-                                Some(k) => slot.fill(1 + k as u16),
-                                None => slot.copy_from_slice(&[MISSING_LOW, u16::MAX]),
-                            }
-                        }
-                    });
-                }
+                Cuts::Numeric(c) => c.for_each_count(col, |i, count| match count {
+                    // At most 65533 cuts (checked in `compile`).
+                    Some(k) => (low[i], high[i]) = (1 + k as u16, 1 + k as u16),
+                    None => (low[i], high[i]) = (MISSING_LOW, u16::MAX),
+                }),
                 Cuts::Categorical(table) => {
-                    for (slot, &v) in slots.zip(col) {
-                        slot.fill(table[usize::from(category_bin(&self.category_bins[f], v))]);
+                    for ((l, h), &v) in low.iter_mut().zip(high.iter_mut()).zip(col) {
+                        let bin = table[usize::from(category_bin(&self.category_bins[f], v))];
+                        (*l, *h) = (bin, bin);
                     }
                 }
                 Cuts::Unused => {}
             }
         }
-        let xb = &xb[..];
+        // Row-major for the scalar walks and the AVX2 walk's gathers, with one padding bin:
+        // the AVX2 walk loads 32 bits at a bin's position.
+        xb.clear();
+        xb.resize(len * width + 1, 0);
+        for (c, column) in xc.chunks_exact(len.max(1)).enumerate() {
+            for (row, &bin) in xb.chunks_exact_mut(width).zip(column) {
+                row[c] = bin;
+            }
+        }
+        let bins = heap_walk_avx2::Bins {
+            rows: xb,
+            width,
+            columns: xc,
+            stride: len,
+        };
         out.fill(self.base);
         for tree in &self.heap {
             let done = if self.avx2 {
-                heap_walk_avx2::walk(tree.view(self.words), xb, width, out)
+                heap_walk_avx2::walk(tree.view(self.words), &bins, out)
             } else {
                 0
             };
@@ -1825,6 +1843,15 @@ impl CompiledTrees {
             tree.walk(xb, width, out);
         }
     }
+}
+
+/// Scratch space for one block's bins, kept from block to block.
+#[derive(Default)]
+struct BlockBins {
+    /// Row-major, two columns per feature, plus one padding bin.
+    rows: Vec<u16>,
+    /// Column-major, the same bins.
+    columns: Vec<u16>,
 }
 
 /// The prediction form of one model, compiled on first use and kept: put it beside the
@@ -2870,10 +2897,11 @@ mod tests {
 
     /// The AVX2 walk (when this CPU has it) and the scalar walk give the raw routing's log-odds
     /// for narrow (< 32 bins mentioned) and wide categorical sets, NaN in both directions,
-    /// trees deeper than the register-table levels, and row counts off the 32-row groups.
+    /// trees shallower than the directly loaded levels and deeper than the register-table
+    /// levels, and row counts off the 32-row groups.
     #[test]
     fn simd_and_scalar_walks_agree_with_raw_routing() {
-        for (case, (codes, depth)) in [(12u16, 6), (12, 9), (200, 6), (200, 8)]
+        for (case, (codes, depth)) in [(12u16, 6), (12, 9), (200, 6), (200, 8), (12, 3), (200, 2)]
             .into_iter()
             .enumerate()
         {
@@ -2917,10 +2945,10 @@ mod tests {
                     avx2,
                     ..CompiledTrees::new(&model).unwrap()
                 };
-                let (rows, mut xb) = (c.block_rows(), Vec::new());
+                let (rows, mut scratch) = (c.block_rows(), BlockBins::default());
                 let mut out = vec![0.0; n];
                 for (b, block) in out.chunks_mut(rows).enumerate() {
-                    c.predict_block(&refs, b * rows, block, &mut xb);
+                    c.predict_block(&refs, b * rows, block, &mut scratch);
                 }
                 for (r, (o, e)) in out.iter().zip(&expected).enumerate() {
                     assert!(

@@ -50,11 +50,6 @@ impl CutIndex {
         }
     }
 
-    /// The cuts, sorted.
-    pub fn cuts(&self) -> &[f64] {
-        &self.cuts
-    }
-
     /// Number of cuts `t` with `t < v`, for any `v` that is not NaN (a NaN counts no cut).
     #[inline(always)]
     pub fn count_below(&self, v: f64) -> usize {
