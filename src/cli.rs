@@ -34,7 +34,7 @@ pub struct GlobalArgs {
     /// State directory for history, models and the generated sample [env: ECOMSQL_STATE_DIR]
     #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Memory limit for queries, e.g. 4GiB; larger sorts and joins spill to disk [env: ECOMSQL_MEMORY_LIMIT]
+    /// Memory limit for queries: 4GiB, 60% (of the machine's memory; default 80%) or unbounded; larger sorts, aggregations and joins spill to disk [env: ECOMSQL_MEMORY_LIMIT]
     #[arg(long, global = true, value_name = "SIZE")]
     pub memory_limit: Option<String>,
     /// Query parallelism (default: number of cores) [env: ECOMSQL_TARGET_PARTITIONS]

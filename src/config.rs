@@ -71,8 +71,9 @@ pub struct ConfigLayer {
     pub data_dir: Option<PathBuf>,
     /// Folder for history, models, the generated sample and run records.
     pub state_dir: Option<PathBuf>,
-    /// DataFusion memory pool size, e.g. "4GiB", "512MB", or a byte count; sorts and joins
-    /// past it spill to disk.
+    /// DataFusion memory pool size: "4GiB", "512MB", a byte count, a share of the machine's
+    /// memory ("80%", the default) or "unbounded"; sorts, aggregations and joins past it
+    /// spill to disk.
     pub memory_limit: Option<String>,
     /// Parallelism of query execution (default: number of cores).
     pub target_partitions: Option<usize>,
@@ -93,7 +94,8 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     /// State directory (always set).
     pub state_dir: PathBuf,
-    /// Memory pool size in bytes; `None` is unbounded.
+    /// Memory pool size in bytes; `None` is unbounded (asked for, or the machine's memory is
+    /// unknown).
     pub memory_limit: Option<usize>,
     /// Query parallelism.
     pub target_partitions: usize,
@@ -179,7 +181,10 @@ impl ConfigLayer {
 
     /// Validates the merged layer and fills in defaults.
     pub fn check(self) -> Result<Config, ConfigError> {
-        let memory_limit = self.memory_limit.as_deref().map(parse_bytes).transpose()?;
+        let memory_limit = parse_memory_limit(
+            self.memory_limit.as_deref().unwrap_or(DEFAULT_MEMORY_LIMIT),
+            physical_memory(),
+        )?;
         let target_partitions = match self.target_partitions {
             Some(0) => {
                 return Err(ConfigError::Invalid {
@@ -411,6 +416,56 @@ fn default_state_dir() -> PathBuf {
 }
 
 /// Parses "4GiB", "512 MB", "1.5g", "1000000" into bytes.
+/// The memory pool when none is configured: as DuckDB does, most of the machine's memory, so
+/// that a sort or join larger than memory spills to disk instead of the process being killed.
+pub const DEFAULT_MEMORY_LIMIT: &str = "80%";
+
+/// A `memory_limit` setting in bytes: a size ([`parse_bytes`]), a percentage of `physical`
+/// (the machine's memory, when known) or "unbounded" (`None`, as is a percentage of unknown
+/// memory).
+pub fn parse_memory_limit(s: &str, physical: Option<u64>) -> Result<Option<usize>, ConfigError> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("unbounded") {
+        return Ok(None);
+    }
+    let Some(percent) = t.strip_suffix('%') else {
+        return parse_bytes(t).map(Some);
+    };
+    match percent.trim().parse::<f64>() {
+        Ok(p) if p > 0.0 && p <= 100.0 => {
+            Ok(physical.map(|bytes| (bytes as f64 * p / 100.0) as usize))
+        }
+        _ => Err(ConfigError::Invalid {
+            key: "memory_limit",
+            value: s.to_string(),
+            expected: "a percentage of memory above 0% and at most 100%",
+        }),
+    }
+}
+
+/// The memory this process may use: the machine's (`MemTotal`), or its control group's limit
+/// when that is smaller (a container). `None` where neither can be read (not Linux).
+pub fn physical_memory() -> Option<u64> {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse::<u64>()
+        .ok()?
+        * 1024;
+    // cgroup v2 ("max" when unlimited), then v1 (a huge number when unlimited).
+    let group = [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .find_map(|p| std::fs::read_to_string(p).ok()?.trim().parse::<u64>().ok());
+    Some(group.map_or(total, |g| g.min(total)))
+}
+
 pub fn parse_bytes(s: &str) -> Result<usize, ConfigError> {
     let invalid = || ConfigError::Invalid {
         key: "memory_limit",
@@ -445,6 +500,36 @@ pub fn parse_bytes(s: &str) -> Result<usize, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_limit_is_a_size_a_share_or_unbounded() {
+        let gib = Some(1u64 << 30);
+        assert_eq!(parse_memory_limit("512MiB", gib).unwrap(), Some(512 << 20));
+        assert_eq!(parse_memory_limit("50%", gib).unwrap(), Some(512 << 20));
+        assert_eq!(parse_memory_limit(" 100 % ", gib).unwrap(), Some(1 << 30));
+        assert_eq!(parse_memory_limit("Unbounded", gib).unwrap(), None);
+        // A share of unknown memory cannot be honoured: no limit, as before defaults existed.
+        assert_eq!(parse_memory_limit("80%", None).unwrap(), None);
+        for bad in ["0%", "101%", "%", "lots%", "-5%", "many"] {
+            let e = parse_memory_limit(bad, gib).unwrap_err().to_string();
+            assert!(
+                e.contains("memory_limit") && e.contains(bad.trim()),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn memory_limit_defaults_to_most_of_memory() {
+        let c = ConfigLayer::default().check().unwrap();
+        match physical_memory() {
+            Some(bytes) => {
+                let limit = c.memory_limit.expect("a default limit") as u64;
+                assert!(limit > bytes / 2 && limit < bytes, "{limit} of {bytes}");
+            }
+            None => assert_eq!(c.memory_limit, None),
+        }
+    }
 
     #[test]
     fn layers_stack_in_order() {

@@ -35,10 +35,18 @@ use helper::{Names, ShellHelper};
 use print::Printer;
 use script::{Piece, split};
 
-/// A DataFusion error as one line, without the nesting noise, for the user.
+/// A DataFusion error as one line, without the nesting noise, for the user. Running out of the
+/// memory pool also says which setting sizes it.
 pub fn one_line_error(e: &DataFusionError) -> String {
     let s = e.to_string();
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if matches!(e.find_root(), DataFusionError::ResourcesExhausted(_)) {
+        line.push_str(
+            " (the query memory pool is memory_limit / --memory-limit, by default 80% of \
+             memory; what could spill to disk already did)",
+        );
+    }
+    line
 }
 
 /// Whether the shell should keep going after a piece.
@@ -293,4 +301,25 @@ pub fn print_gen_summary(opts: &GenOptions, s: &GenSummary) {
         opts.out.display(),
         s.events as f64 / secs.max(1e-3) / 1e6
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_errors_name_the_setting() {
+        let oom = DataFusionError::ResourcesExhausted("Failed to allocate 8 MB".into())
+            .context("hash join");
+        let line = one_line_error(&oom);
+        assert!(
+            line.contains("Failed to allocate") && line.contains("--memory-limit"),
+            "{line}"
+        );
+        let other = DataFusionError::Plan("no such table\n  t".into());
+        assert_eq!(
+            one_line_error(&other),
+            "Error during planning: no such table t"
+        );
+    }
 }
