@@ -42,10 +42,18 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use config::Config;
 
+/// Rows per record batch (DataFusion's default is 8192; `SET datafusion.execution.batch_size`
+/// changes it per session). A sort on more than one column merges one sorted run per buffered
+/// batch, so larger batches mean a smaller merge fan-in: on 29M events (100k users),
+/// `sessionize` over `PARTITION BY user_id ORDER BY ts` took 5.2–5.8 s instead of 6.2–8.2 s,
+/// with RFM, funnel and cohort retention unchanged or slightly faster (1.0–0.94×).
+pub const DEFAULT_BATCH_SIZE: usize = 32 * 1024;
+
 /// A DataFusion session configured from `config`, with every ecomsql function registered and
 /// `information_schema` enabled. Tables are added separately by [`catalog::register_data_dir`].
 pub fn build_session(config: &Config) -> Result<SessionContext> {
     let mut session_config = SessionConfig::new()
+        .with_batch_size(DEFAULT_BATCH_SIZE)
         .with_information_schema(true)
         .with_target_partitions(config.target_partitions)
         .with_default_catalog_and_schema("ecomsql", "public");
