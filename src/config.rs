@@ -415,7 +415,6 @@ fn default_state_dir() -> PathBuf {
     PathBuf::from(".ecomsql")
 }
 
-/// Parses "4GiB", "512 MB", "1.5g", "1000000" into bytes.
 /// The memory pool when none is configured: as DuckDB does, most of the machine's memory, so
 /// that a sort or join larger than memory spills to disk instead of the process being killed.
 pub const DEFAULT_MEMORY_LIMIT: &str = "80%";
@@ -466,6 +465,7 @@ pub fn physical_memory() -> Option<u64> {
     Some(group.map_or(total, |g| g.min(total)))
 }
 
+/// Parses "4GiB", "512 MB", "1.5g", "1000000" into bytes.
 pub fn parse_bytes(s: &str) -> Result<usize, ConfigError> {
     let invalid = || ConfigError::Invalid {
         key: "memory_limit",
