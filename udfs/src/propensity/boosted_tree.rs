@@ -1766,7 +1766,7 @@ impl CompiledTrees {
     pub fn predict_proba(&self, columns: &[&[f64]], out: &mut [f64]) -> Result<(), String> {
         self.predict_logit(columns, out)?;
         for v in out.iter_mut() {
-            *v = 1.0 / (1.0 + (-*v).exp());
+            *v = super::logistic::sigmoid(*v);
         }
         Ok(())
     }

@@ -16,26 +16,26 @@ const BLOCK: usize = 16;
 #[derive(Debug, Clone)]
 pub struct CutIndex {
     seps: [f64; BLOCK],
-    /// `cuts` padded with `+∞` to a multiple of [`BLOCK`] (empty when the index is not used).
-    blocks: Vec<f64>,
-    /// The cuts as given, for the binary-search fallback.
+    /// The cuts; when `indexed`, padded with `+∞` to a multiple of [`BLOCK`] (padding is never
+    /// below a value, so it counts nothing).
     cuts: Vec<f64>,
+    /// Whether `seps` index `cuts` (at most `BLOCK * BLOCK` cuts), else binary search.
+    indexed: bool,
     /// Whether this CPU has AVX2 and POPCNT.
     avx2: bool,
 }
 
 impl CutIndex {
     /// `cuts` must be sorted ascending, without NaN.
-    pub fn new(cuts: Vec<f64>) -> Self {
+    pub fn new(mut cuts: Vec<f64>) -> Self {
         debug_assert!(cuts.is_sorted_by(|a, b| a <= b));
         let mut seps = [f64::INFINITY; BLOCK];
-        let mut blocks = Vec::new();
-        if cuts.len() <= BLOCK * BLOCK {
+        let indexed = cuts.len() <= BLOCK * BLOCK;
+        if indexed {
             let n_blocks = cuts.len().div_ceil(BLOCK).max(1);
-            blocks = cuts.clone();
-            blocks.resize(n_blocks * BLOCK, f64::INFINITY);
+            cuts.resize(n_blocks * BLOCK, f64::INFINITY);
             for (k, sep) in seps.iter_mut().enumerate().take(n_blocks - 1) {
-                *sep = blocks[k * BLOCK + BLOCK - 1];
+                *sep = cuts[k * BLOCK + BLOCK - 1];
             }
         }
         #[cfg(target_arch = "x86_64")]
@@ -44,8 +44,8 @@ impl CutIndex {
         let avx2 = false;
         CutIndex {
             seps,
-            blocks,
             cuts,
+            indexed,
             avx2,
         }
     }
@@ -53,13 +53,13 @@ impl CutIndex {
     /// Number of cuts `t` with `t < v`, for any `v` that is not NaN (a NaN counts no cut).
     #[inline(always)]
     pub fn count_below(&self, v: f64) -> usize {
-        if self.blocks.is_empty() {
+        if !self.indexed {
             return self.cuts.partition_point(|&t| t < v);
         }
         // Separators past the last block are +∞, never below v, so `block` names a real block.
         let block = count_in(&self.seps, v);
         let start = block * BLOCK;
-        match self.blocks.get(start..start + BLOCK) {
+        match self.cuts.get(start..start + BLOCK) {
             Some(cuts) => start + count_in(cuts.try_into().expect("a whole block"), v),
             None => unreachable!("separator count past the last block"),
         }
