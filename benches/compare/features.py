@@ -5,7 +5,7 @@ workload's. Called by run.sh; see there.
 
     python3 benches/compare/features.py --data DIR --ecomsql BIN [--runs 5] [--out FILE]
 """
-import argparse, csv, json, os, re, statistics, subprocess, sys, tempfile, time
+import argparse, csv, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
 # name -> (ecomsql SQL, DuckDB SQL). Each returns a small result so output costs nothing.
 WORKLOADS = {
@@ -90,6 +90,38 @@ per_user = bought.groupby("user_id").agg(purchases=("revenue", "size"), revenue=
 per_user = per_user.reindex(ev["user_id"].unique(), fill_value=0)
 rows = [(len(per_user), int(per_user["purchases"].sum()), round(float(per_user["revenue"].sum()), 2))]
 """
+
+# Peak memory per event of the runs that grow with the data, measured at 1M users (287.1M
+# events, 2026-11-26). A run projected past what this machine holds is reported as not run
+# instead of filling the disk with spill files or waking the kernel's OOM killer; at 5M users
+# (1.45 billion events) that is sessionize and pandas.
+PEAK_BYTES_PER_EVENT = {
+    ("sessionize 30 min", "ecomsql"): 41,
+    ("sessionize 30 min", "DuckDB"): 29,
+    ("rfm (group by user)", "pandas"): 69,
+}
+SPILL_DISK_MARGIN = 5 << 30  # left free on the temporary files' disk
+
+
+def too_big(name, engine, n_events):
+    """Why `engine` cannot run workload `name` on `n_events` here, or None when it can.
+
+    The SQL engines spill sorts to the temporary files' disk, so they have the memory plus that
+    disk's free space (less a margin); pandas has only the memory."""
+    per_event = PEAK_BYTES_PER_EVENT.get((name, engine))
+    if per_event is None:
+        return None
+    need = per_event * n_events
+    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if engine == "pandas":
+        room, where = memory, "memory"
+    else:
+        disk = shutil.disk_usage(tempfile.gettempdir()).free
+        room, where = memory + disk - SPILL_DISK_MARGIN, f"memory plus free disk in {tempfile.gettempdir()}"
+    if need <= room:
+        return None
+    return (f"not run: {engine} projected to need {need / 2**30:.0f} GiB ({per_event} B/event, measured "
+            f"at 287M events), {where} is {room / 2**30:.0f} GiB")
 
 
 def measured(cmd):
@@ -189,6 +221,11 @@ def main():
     peers.insert(1, ("rfm (group by user)", "pandas", "pandas", PANDAS_RFM, WORKLOADS["rfm (group by user)"][0]))
     ours_cache = {}
     for name, peer, kind, code, ours in peers:
+        skip = too_big(name, "ecomsql", n_events) or too_big(name, peer, n_events)
+        if skip:
+            lines.append(f"| {name} | {size} | | {peer} | {skip} | | | |")
+            print(lines[-1], flush=True)
+            continue
         if name not in ours_cache:
             ours_cache[name] = run_ecomsql(a.ecomsql, a.data, ours, a.runs)
         t_ours, r_ours, m_ours = ours_cache[name]

@@ -13,7 +13,8 @@
 #
 # Usage: benches/compare/run.sh [--users N] [--days D] [--runs R] [--sweep "N1 N2 …"]
 #   --users  scale of the main run (default 35000 users, about 10M events over 120 days)
-#   --sweep  also run the SQL workloads at these user counts, to show how each cost grows
+#   --sweep  also run the SQL workloads at these user counts, to show how each cost grows;
+#            "5000000:1" runs that size once after its warm-up instead of 3 times
 # Data is generated once per scale into target/bench-data/ and reused; the Python tools go into
 # a virtualenv under target/. The kernel benchmarks (criterion: cargo bench) are separate.
 set -euo pipefail
@@ -72,8 +73,10 @@ DATA=$(data_for "$USERS")
 "$PY" benches/compare/propensity.py --data "$DATA" --ecomsql "$BIN" --runs 3 --out "$OUT"
 "$PY" benches/compare/sentiment.py --data "$DATA" --ecomsql "$BIN" --runs 3 --out "$OUT"
 # The sweep last: the largest sizes take longest and may exhaust memory in a peer.
-for users in $SWEEP; do
+for size in $SWEEP; do
+  users=${size%%:*} runs=3
+  [[ $size == *:* ]] && runs=${size#*:}
   [ "$users" = "$USERS" ] && continue
-  "$PY" benches/compare/features.py --data "$(data_for "$users")" --ecomsql "$BIN" --runs 3 --out "$OUT"
+  "$PY" benches/compare/features.py --data "$(data_for "$users")" --ecomsql "$BIN" --runs "$runs" --out "$OUT"
 done
 echo "wrote $OUT"
