@@ -16,6 +16,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::datasource::physical_plan::parquet::transform_schema_to_view;
 use datafusion::parquet::arrow::parquet_to_arrow_schema;
 use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
 use datafusion::prelude::SessionContext;
@@ -260,6 +261,15 @@ async fn register_table(
     let Some((_, schema)) = first else {
         return Err(CatalogError::EmptyTable(path.to_path_buf()));
     };
+    // As DataFusion does for the tables it infers (`schema_force_view_types`, on by default):
+    // strings and binaries are read as views, which decode Parquet without copying the bytes.
+    // Results leave the process in plain types (`crate::plain_types`).
+    let parquet_options = ctx.state().table_options().parquet.clone();
+    let schema = if parquet_options.global.schema_force_view_types {
+        Arc::new(transform_schema_to_view(&schema))
+    } else {
+        schema
+    };
     let register_err = |message: String| CatalogError::Register {
         table: name.to_string(),
         path: path.to_path_buf(),
@@ -291,7 +301,7 @@ async fn register_table(
         url_text.push('/');
     }
     let url = ListingTableUrl::parse(&url_text).map_err(|e| register_err(e.to_string()))?;
-    let format = ParquetFormat::default().with_options(ctx.state().table_options().parquet.clone());
+    let format = ParquetFormat::default().with_options(parquet_options);
     let options = ListingOptions::new(Arc::new(format))
         .with_file_extension(".parquet")
         .with_table_partition_cols(partition_cols);

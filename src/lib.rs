@@ -28,6 +28,7 @@ pub mod config;
 pub mod durable;
 pub mod flight;
 pub mod generator;
+pub mod plain_types;
 pub mod registry;
 pub mod repl;
 pub mod sample;

@@ -274,7 +274,7 @@ pub async fn tables(ctx: &SessionContext, query: CommandGetTables) -> Result<Rec
                         &s,
                         &t,
                         table_type_name(table.table_type()),
-                        &table.schema(),
+                        &crate::plain_types::plain_schema(&table.schema()),
                     )
                     .map_err(arrow_status)?;
                 }

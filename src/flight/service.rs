@@ -57,6 +57,7 @@ use super::prepared::{Prepared, PreparedStatements, new_handle};
 use super::roles::RolePolicy;
 use super::running::{LiveQuery, RunningQuery, log_cancelled_unrun, log_refused};
 use super::tickets::{Ticketed, Tickets};
+use crate::plain_types::{plain_batch, plain_schema};
 use crate::statements::{LogicalStatement, plan_logical};
 
 type DoGetStream = <EcomsqlFlightService as FlightService>::DoGetStream;
@@ -77,9 +78,10 @@ pub struct EcomsqlFlightService {
     xdbc: Arc<XdbcTypeInfoData>,
 }
 
-/// The schema the encoder sends for `schema` (dictionaries hydrated to their value types):
-/// what GetFlightInfo must advertise.
+/// The schema the encoder sends for `schema` (view types made plain, dictionaries hydrated to
+/// their value types): what GetFlightInfo must advertise.
 pub fn advertised_schema(schema: SchemaRef) -> SchemaRef {
+    let schema = plain_schema(&schema);
     FlightDataEncoderBuilder::new()
         .with_schema(Arc::clone(&schema))
         .build(futures::stream::empty())
@@ -354,9 +356,14 @@ impl FlightSqlService for EcomsqlFlightService {
             self.limits.timeout,
         )
         .registered(registration);
+        // Plain types for clients that read no view types (`crate::plain_types`).
+        let plain = plain_schema(&planned.schema());
+        let batches = running.map(move |batch| {
+            batch.and_then(|b| plain_batch(b, &plain).map_err(FlightError::Arrow))
+        });
         let flight = FlightDataEncoderBuilder::new()
-            .with_schema(planned.schema())
-            .build(running)
+            .with_schema(plain_schema(&planned.schema()))
+            .build(batches)
             .map_err(Status::from);
         Ok(Response::new(Box::pin(flight)))
     }

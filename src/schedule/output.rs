@@ -28,6 +28,7 @@ use futures::StreamExt;
 
 use super::header::{OutputSpec, relative_to_root};
 use super::params::ParamValue;
+use crate::plain_types::{plain_batch, plain_schema};
 
 /// File format of an output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -290,12 +291,14 @@ pub async fn write_stream(
     mut stream: SendableRecordBatchStream,
 ) -> Result<u64, String> {
     let file = AtomicFile::create(target)?;
-    let schema = stream.schema();
+    // Plain types, which every reader of the file understands (`crate::plain_types`).
+    let schema = plain_schema(&stream.schema());
     let mut writer = Writer::new(format, file.handle()?, schema.clone())?;
     let mut rows = 0u64;
     let mut batches = 0u64;
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(|e| crate::repl::one_line_error(&e))?;
+        let batch = plain_batch(batch, &schema).map_err(|e| e.to_string())?;
         writer
             .write(&batch)
             .map_err(|e| format!("writing {}: {e}", target.display()))?;
@@ -405,5 +408,35 @@ mod tests {
         if cfg!(target_os = "linux") {
             assert!(!stale.exists());
         }
+    }
+
+    #[tokio::test]
+    async fn view_types_are_written_plain() {
+        use datafusion::arrow::array::{Array, AsArray, StringViewArray};
+        use datafusion::arrow::datatypes::DataType;
+        use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+
+        let dir = tempfile::tempdir().unwrap();
+        let batch = RecordBatch::try_from_iter([(
+            "event_type",
+            std::sync::Arc::new(StringViewArray::from(vec![Some("purchase"), None])) as _,
+        )])
+        .unwrap();
+        let stream =
+            RecordBatchStreamAdapter::new(batch.schema(), futures::stream::iter([Ok(batch)]));
+        let target = dir.path().join("out.parquet");
+        let rows = write_stream(&target, OutputFormat::Parquet, Box::pin(stream))
+            .await
+            .unwrap();
+        assert_eq!(rows, 2);
+        let mut read = ParquetRecordBatchReaderBuilder::try_new(File::open(&target).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        let back = read.next().unwrap().unwrap();
+        assert_eq!(back.schema().field(0).data_type(), &DataType::Utf8);
+        assert_eq!(back.column(0).as_string::<i32>().value(0), "purchase");
+        assert!(back.column(0).is_null(1));
     }
 }

@@ -17,7 +17,7 @@ use arrow_flight::{
     FlightInfo, Ticket, error::FlightError,
 };
 use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch};
-use datafusion::arrow::datatypes::{Int64Type, Schema};
+use datafusion::arrow::datatypes::{DataType, Int64Type, Schema};
 use ecomsql::config::{FlightConfig, FlightLayer};
 use ecomsql::flight::Server;
 use ecomsql::flight::auth::{ManualClock, User, hash_password};
@@ -200,6 +200,9 @@ async fn login_query_and_bad_requests() {
         .await
         .unwrap();
     assert_eq!(rows(&got), 2000);
+    // Tables read strings as Utf8View; clients get plain Utf8 (ecomsql::plain_types).
+    assert_eq!(got[0].schema().field(1).data_type(), &DataType::Utf8);
+    assert!(!got[0].column(1).as_string::<i32>().value(0).is_empty());
 
     // Errors are statuses; the server keeps serving.
     let err = sql(&mut c, "SELEC 1").await.unwrap_err();
@@ -356,6 +359,11 @@ async fn metadata_calls() {
         .to_vec();
     let schema = Schema::try_from(arrow_flight::IpcMessage(schema_bytes.into())).unwrap();
     assert!(schema.field_with_name("signup_ts").is_ok(), "{schema:?}");
+    assert_eq!(
+        schema.field_with_name("country").unwrap().data_type(),
+        &DataType::Utf8,
+        "table schemas are advertised in plain types"
+    );
 
     let info = c.get_table_types().await.unwrap();
     assert_eq!(rows(&fetch(&mut c, info).await.unwrap()), 3);
