@@ -5,7 +5,7 @@ workload's. Called by run.sh; see there.
 
     python3 benches/compare/features.py --data DIR --ecomsql BIN [--runs 5] [--out FILE]
 """
-import argparse, csv, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, csv, json, math, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
 # name -> (ecomsql SQL, DuckDB SQL). Each returns a small result so output costs nothing.
 WORKLOADS = {
@@ -174,6 +174,18 @@ def run_peer(kind, data, code, runs):
     return res["times"], normalise(res["rows"]), mem
 
 
+def same_rows(a, b):
+    """Equal results: numbers to 1e-9 relative (sums of billions of floats differ in their last
+    digits with the order of addition), everything else exactly."""
+    def same(x, y):
+        try:
+            return math.isclose(float(x), float(y), rel_tol=1e-9)
+        except ValueError:
+            return x == y
+    return len(a) == len(b) and all(
+        len(r) == len(q) and all(same(x, y) for x, y in zip(r, q)) for r, q in zip(a, b))
+
+
 def normalise(rows):
     return [tuple(str(round(float(v), 2)) if re.fullmatch(r"-?[0-9.e+]+", str(v)) else str(v) for v in r) for r in rows]
 
@@ -239,7 +251,7 @@ def main():
                          f"| | {m_ours:.0f} | |")
             print(lines[-1], flush=True)
             continue
-        if [list(r) for r in r_ours] != [list(r) for r in r_peer]:
+        if not same_rows(r_ours, r_peer):
             raise SystemExit(f"{name}: results differ\n ecomsql: {r_ours}\n {peer}: {r_peer}")
         mo, mp = statistics.median(t_ours), statistics.median(t_peer)
         lines.append(f"| {name} | {size} | {mo:.3f} | {peer} | {mp:.3f} | {mo / mp:.2f}× "
