@@ -358,13 +358,11 @@ impl FlightSqlService for EcomsqlFlightService {
         .registered(registration);
         // Plain types for clients that read no view types (`crate::plain_types`).
         let plain = plain_schema(&planned.schema());
+        let encoder = FlightDataEncoderBuilder::new().with_schema(Arc::clone(&plain));
         let batches = running.map(move |batch| {
             batch.and_then(|b| plain_batch(b, &plain).map_err(FlightError::Arrow))
         });
-        let flight = FlightDataEncoderBuilder::new()
-            .with_schema(plain_schema(&planned.schema()))
-            .build(batches)
-            .map_err(Status::from);
+        let flight = encoder.build(batches).map_err(Status::from);
         Ok(Response::new(Box::pin(flight)))
     }
 

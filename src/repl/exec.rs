@@ -110,7 +110,7 @@ fn interrupts() -> &'static Notify {
                         std::task::Poll::Pending => press.await,
                     };
                     while pressed.is_ok() {
-                        PRESSES.get_or_init(Notify::new).notify_waiters();
+                        presses.notify_waiters();
                         pressed = tokio::signal::ctrl_c().await;
                     }
                 });
