@@ -37,7 +37,7 @@ pub struct GlobalArgs {
     /// Memory limit for queries: 4GiB, 60% (of the machine's memory; default 80%) or unbounded; larger sorts, aggregations and joins spill to disk [env: ECOMSQL_MEMORY_LIMIT]
     #[arg(long, global = true, value_name = "SIZE")]
     pub memory_limit: Option<String>,
-    /// Query parallelism (default: number of cores) [env: ECOMSQL_TARGET_PARTITIONS]
+    /// Query parallelism: partitions per query (default: the number of cores, at least 16) [env: ECOMSQL_TARGET_PARTITIONS]
     #[arg(long, global = true, value_name = "N")]
     pub target_partitions: Option<usize>,
     /// Output format of results [env: ECOMSQL_FORMAT]
