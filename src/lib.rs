@@ -26,6 +26,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod durable;
+pub mod executor;
 pub mod flight;
 pub mod generator;
 pub mod plain_types;
@@ -34,10 +35,12 @@ pub mod repl;
 pub mod sample;
 pub mod schedule;
 pub mod statements;
+pub mod yielding_joins;
 
 use std::sync::Arc;
 
 use datafusion::error::Result;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -73,7 +76,13 @@ pub fn build_session(config: &Config) -> Result<SessionContext> {
         config.state_dir.join("models"),
     ));
     let session_config = session_config.with_extension(Arc::clone(&registry));
-    let ctx = SessionContext::new_with_config_rt(session_config, runtime.build_arc()?);
+    let state = SessionStateBuilder::new()
+        .with_config(session_config)
+        .with_runtime_env(runtime.build_arc()?)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(yielding_joins::YieldingJoins))
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     ecomsql_udfs::register_all(&ctx, registry);
     // The scheduler's run history, as `ecomsql.runs`.
     schedule::history::register_runs_table(&ctx, &config.state_dir)?;

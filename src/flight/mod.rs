@@ -13,6 +13,10 @@
 //! - [`metadata`]: SqlInfo, XDBC type info, catalogs, schemas, tables, table types
 //! - [`errors`]: engine errors to gRPC statuses
 //!
+//! Queries run on a [`QueryExecutor`] of their own (one thread per core), apart from the
+//! runtime that serves gRPC, so logins, metadata calls, cancels and small queries are answered
+//! while large queries keep the cores busy.
+//!
 //! [`Server::run`] takes a bound listener and a shutdown future, so tests bind port 0 and stop
 //! the server through a channel.
 
@@ -39,6 +43,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, ServerTlsConfig};
 
 use crate::config::FlightConfig;
+use crate::executor::QueryExecutor;
 use auth::{Authenticator, Clock, SystemClock};
 use limits::Limits;
 use service::EcomsqlFlightService;
@@ -95,8 +100,15 @@ impl Server {
         };
         let auth = Arc::new(Authenticator::new(&config.users, config.token_ttl, clock));
         let limits = Arc::new(Limits::new(config));
-        let service = EcomsqlFlightService::new(ctx, Arc::clone(&auth), Arc::clone(&limits))
-            .map_err(|s| ServeError::Setup(s.message().to_string()))?;
+        let executor = QueryExecutor::new("ecomsql-query", crate::config::cores())
+            .map_err(|e| ServeError::Setup(format!("query executor: {e}")))?;
+        let service = EcomsqlFlightService::new(
+            ctx,
+            Arc::clone(&auth),
+            Arc::clone(&limits),
+            Arc::new(executor),
+        )
+        .map_err(|s| ServeError::Setup(s.message().to_string()))?;
         Ok(Self {
             service,
             limits,

@@ -43,6 +43,7 @@ use arrow_flight::{
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef, UInt64Type};
 use datafusion::arrow::ipc::writer::IpcWriteOptions;
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
 use futures::{Stream, StreamExt, TryStreamExt};
 use prost::Message;
@@ -57,8 +58,9 @@ use super::prepared::{Prepared, PreparedStatements, new_handle};
 use super::roles::RolePolicy;
 use super::running::{LiveQuery, RunningQuery, log_cancelled_unrun, log_refused};
 use super::tickets::{Ticketed, Tickets};
+use crate::executor::QueryExecutor;
 use crate::plain_types::{plain_batch, plain_schema};
-use crate::statements::{LogicalStatement, plan_logical};
+use crate::statements::{LogicalStatement, Planned, plan_logical};
 
 type DoGetStream = <EcomsqlFlightService as FlightService>::DoGetStream;
 type DoActionStream = <EcomsqlFlightService as FlightService>::DoActionStream;
@@ -76,6 +78,8 @@ pub struct EcomsqlFlightService {
     tickets: Arc<Tickets>,
     sql_info: Arc<SqlInfoData>,
     xdbc: Arc<XdbcTypeInfoData>,
+    /// Runs the queries, apart from the runtime that serves gRPC ([`crate::executor`]).
+    executor: Arc<QueryExecutor>,
 }
 
 /// The schema the encoder sends for `schema` (view types made plain, dictionaries hydrated to
@@ -107,11 +111,12 @@ fn batch_stream(schema: SchemaRef, batch: Result<RecordBatch, Status>) -> DoGetS
 }
 
 impl EcomsqlFlightService {
-    /// A service over `ctx` with these users and limits.
+    /// A service over `ctx` with these users and limits, running queries on `executor`.
     pub fn new(
         ctx: SessionContext,
         auth: Arc<Authenticator>,
         limits: Arc<Limits>,
+        executor: Arc<QueryExecutor>,
     ) -> Result<Self, Status> {
         let timeout = limits
             .timeout
@@ -124,6 +129,7 @@ impl EcomsqlFlightService {
             limits,
             prepared: Arc::new(PreparedStatements::default()),
             tickets: Arc::new(Tickets::default()),
+            executor,
         })
     }
 
@@ -182,9 +188,7 @@ impl EcomsqlFlightService {
         let admission = self.limits.admit().await.inspect_err(|s| {
             log_refused(&caller.user, Some(kind), started, s);
         })?;
-        let stream = planned
-            .execute(self.limits.task_ctx(&self.ctx))
-            .map_err(|e| to_status(&e))?;
+        let stream = self.execute(&planned)?;
         let mut running = RunningQuery::new(
             LiveQuery::new(new_handle()),
             stream,
@@ -211,6 +215,14 @@ impl EcomsqlFlightService {
         } else {
             running.rows() as i64
         })
+    }
+
+    /// Starts `planned` on the query executor under the per-query limits.
+    fn execute(&self, planned: &Planned) -> Result<SendableRecordBatchStream, Status> {
+        let task_ctx = self.limits.task_ctx(&self.ctx);
+        self.executor
+            .execute(|| planned.execute(task_ctx))
+            .map_err(|e| to_status(&e))
     }
 
     /// Cancels the queries `info`'s tickets name, for `caller` (see [`Tickets::cancel`]).
@@ -343,9 +355,7 @@ impl FlightSqlService for EcomsqlFlightService {
                 return Err(status);
             }
         };
-        let stream = planned
-            .execute(self.limits.task_ctx(&self.ctx))
-            .map_err(|e| to_status(&e))?;
+        let stream = self.execute(&planned)?;
         let running = RunningQuery::new(
             live,
             stream,

@@ -767,6 +767,68 @@ async fn limits_fail_only_the_query_over_them() {
     server.stop().await;
 }
 
+/// A count over every pair of events with a filter (so statistics cannot answer it): minutes of
+/// work on every core, and no batch to send until the end, so no client can throttle it.
+const BUSY: &str = "SELECT count(*) FROM events a CROSS JOIN events b \
+                    WHERE (a.event_id + b.event_id) % 7 = 3";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_query_leaves_the_server_responsive() {
+    let mut server = TestServer::start(session(shop()).await, config(FlightLayer::default())).await;
+    let mut busy = server.login("ann").await;
+    let info = busy.execute(BUSY.into(), None).await.unwrap();
+    let ticket = info.endpoint[0].ticket.clone().unwrap();
+    let mut reader = busy.clone();
+    let running = tokio::spawn(async move {
+        reader
+            .do_get(ticket)
+            .await?
+            .try_collect::<Vec<RecordBatch>>()
+            .await
+    });
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        server.running.wait_for(|n| *n == 1),
+    )
+    .await
+    .expect("the busy query starts")
+    .unwrap();
+    // Not a synchronisation: it gives the busy query time to take every core before the
+    // other client arrives (the case this test is about).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The bounds are generous liveness checks, not speed targets. Each is checked on the wall
+    // clock too: a starved runtime cannot fire the test's own timers either.
+    let within = Duration::from_secs(30);
+    let started = std::time::Instant::now();
+    let mut other = tokio::time::timeout(within, server.login("rita"))
+        .await
+        .expect("a login is answered while a query keeps the cores busy");
+    let got = tokio::time::timeout(within, sql(&mut other, "SELECT 41 + 1 AS x"))
+        .await
+        .expect("a small query is answered while a query keeps the cores busy")
+        .unwrap();
+    assert_eq!(int_at(&got, 0), 42);
+    let tables = tokio::time::timeout(within, other.get_tables(CommandGetTables::default()))
+        .await
+        .expect("metadata is answered while a query keeps the cores busy")
+        .unwrap();
+    assert!(rows(&fetch(&mut other, tables).await.unwrap()) > 0);
+    assert!(
+        started.elapsed() < within,
+        "login, query and metadata took {:?} next to a busy query",
+        started.elapsed()
+    );
+    assert!(!running.is_finished(), "the busy query is still running");
+    assert_eq!(
+        cancel_fully(&mut busy, &info).await,
+        CancelStatus::Cancelled
+    );
+    let end = running.await.unwrap().unwrap_err();
+    assert!(is_code(&end, tonic::Code::Cancelled), "{end}");
+    server.wait_idle().await;
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_clients_fifty_mixed_queries_each() {
     let ctx = session(shop()).await;
