@@ -8,8 +8,9 @@
 //! query's slot, behind a lock the stream holds only while it polls. A cancel sets the flag,
 //! wakes the stream and, when the lock is free (the client is not reading at that moment, the
 //! usual case), drops DataFusion's stream and the slot itself at once — it does not wait for
-//! the client to read again. Dropping DataFusion's stream stops the query's tasks and frees its
-//! memory.
+//! the client to read again. The stream held is the [`crate::executor`]'s: dropping it aborts
+//! the task that drives DataFusion's stream on the executor, which stops the query's tasks and
+//! frees its memory at their next await.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock, TryLockError};
