@@ -29,6 +29,7 @@ pub mod durable;
 pub mod executor;
 pub mod flight;
 pub mod generator;
+pub mod memory;
 pub mod plain_types;
 pub mod registry;
 pub mod repl;
@@ -63,12 +64,10 @@ pub fn build_session(config: &Config) -> Result<SessionContext> {
         .with_default_catalog_and_schema("ecomsql", "public");
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = config.memory_limit {
-        // A sort reserves this much up front for merging its spill files (10 MiB by default);
-        // under a small pool that reservation alone would fail, so scale it with the pool.
         let exec = &mut session_config.options_mut().execution;
-        exec.sort_spill_reservation_bytes = exec.sort_spill_reservation_bytes.min(limit / 8);
+        memory::fit_sort_reservation(exec, limit, config.target_partitions);
         // Sorts, aggregations and joins that outgrow the pool spill to the OS temp directory.
-        runtime = runtime.with_memory_limit(limit, 1.0);
+        runtime = runtime.with_memory_pool(memory::spilling_pool(limit));
     }
     // Models live under the state directory; the statement layer finds the registry in the
     // session config, the model-backed functions get it through `register_all`.

@@ -5,13 +5,11 @@
 //! The number of running queries is published on a `watch` channel, so tests (and a future
 //! status page) can wait for it to change instead of sleeping.
 
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use datafusion::execution::TaskContext;
-use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
 use datafusion::prelude::SessionContext;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tonic::Status;
@@ -118,14 +116,10 @@ impl Limits {
         };
         let state = ctx.state();
         let mut runtime = (**state.runtime_env()).clone();
-        runtime.memory_pool = Arc::new(TrackConsumersPool::new(
-            GreedyMemoryPool::new(limit),
-            NonZeroUsize::new(3).expect("3 is not zero"),
-        ));
+        runtime.memory_pool = crate::memory::spilling_pool(limit);
         let mut config = state.config().clone();
-        // As in `build_session`: a sort's merge reservation must fit well inside the pool.
-        let exec = &mut config.options_mut().execution;
-        exec.sort_spill_reservation_bytes = exec.sort_spill_reservation_bytes.min(limit / 8);
+        let partitions = config.target_partitions();
+        crate::memory::fit_sort_reservation(&mut config.options_mut().execution, limit, partitions);
         Arc::new(
             TaskContext::from(&state)
                 .with_runtime(Arc::new(runtime))

@@ -274,6 +274,34 @@ fn memory_limit_spills_sorts_to_disk() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).lines().count(), total + 1);
+    // With the default 16 partitions too. DataFusion's default pool and a 10 MiB merge
+    // reservation per partition failed both of these even at 64 MB (the reservations alone
+    // exceeded the pool), although the events are 5 MB.
+    let sorted =
+        "SELECT event_id, search_query, ts FROM events ORDER BY search_query, ts, event_id";
+    let limited = |sql: &str| {
+        ecomsql(
+            &[
+                "--memory-limit",
+                "64MB",
+                "--format",
+                "csv",
+                "sql",
+                "-c",
+                sql,
+            ],
+            None,
+        )
+    };
+    let out = limited(sorted);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), total + 1);
+    let sessions = "SELECT count(*), sum(s) FROM (SELECT sessionize(ts, INTERVAL '30 minutes') \
+                    OVER (PARTITION BY user_id ORDER BY ts) AS s FROM events)";
+    let unlimited = ecomsql(&["--format", "csv", "sql", "-c", sessions], None);
+    let out = limited(sessions);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), text(&unlimited.stdout));
     let out = ecomsql(&["--memory-limit", "lots", "sql", "-c", "SELECT 1"], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(
