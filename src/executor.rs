@@ -18,7 +18,9 @@
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
-use futures::StreamExt;
+use std::panic::AssertUnwindSafe;
+
+use futures::{FutureExt, StreamExt};
 use tokio::runtime::{Handle, Runtime};
 
 /// Batches buffered between the executor and the stream's reader: enough to keep both sides
@@ -64,7 +66,7 @@ impl QueryExecutor {
 
     /// Starts a query with `start` (e.g. `|| execute_stream(plan, task_ctx)`) on this
     /// executor and returns its batches. Errors of `start` (planning-time failures) return at
-    /// once; the query's own errors and panics arrive in the stream.
+    /// once; the query's own errors, and its panics as errors, arrive in the stream.
     pub fn execute(
         &self,
         start: impl FnOnce() -> Result<SendableRecordBatchStream>,
@@ -80,7 +82,18 @@ impl QueryExecutor {
         forward.spawn_on(
             async move {
                 let mut stream = stream;
-                while let Some(item) = stream.next().await {
+                loop {
+                    // A panic in the query (a function's bug; DataFusion's own tasks re-raise
+                    // theirs here) becomes the query's error instead of unwinding into the
+                    // server's task.
+                    let item = match AssertUnwindSafe(stream.next()).catch_unwind().await {
+                        Ok(Some(item)) => item,
+                        Ok(None) => break,
+                        Err(panic) => Err(DataFusionError::Execution(format!(
+                            "the query panicked: {}",
+                            panic_message(panic.as_ref())
+                        ))),
+                    };
                     let failed = item.is_err();
                     // A closed channel: the reader dropped the stream (done, cancelled or
                     // disconnected); dropping ours here stops the query.
@@ -96,6 +109,15 @@ impl QueryExecutor {
     }
 }
 
+/// The text a panic was raised with.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
 impl Drop for QueryExecutor {
     fn drop(&mut self) {
         // Dropping a runtime blocks, which is not allowed inside another runtime (where servers
@@ -109,10 +131,13 @@ impl Drop for QueryExecutor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::task::Poll;
     use std::time::Duration;
 
-    use datafusion::arrow::array::AsArray;
-    use datafusion::arrow::datatypes::Int64Type;
+    use datafusion::arrow::array::{AsArray, RecordBatch};
+    use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
+    use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
     use datafusion::prelude::SessionContext;
     use futures::TryStreamExt;
 
@@ -149,6 +174,29 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("Cannot cast"), "{err}");
+        // A panicking query is an error, and the executor runs on.
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+        let panics = exec
+            .execute(|| {
+                let s = futures::stream::poll_fn(|_| -> Poll<Option<Result<RecordBatch>>> {
+                    panic!("a bug in a function")
+                });
+                Ok(Box::pin(RecordBatchStreamAdapter::new(schema, s)) as SendableRecordBatchStream)
+            })
+            .unwrap();
+        let err = panics.try_collect::<Vec<_>>().await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("the query panicked: a bug in a function"),
+            "{err}"
+        );
+        let again: Vec<_> = run(&exec, &ctx, sum)
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 1);
         // A failure of `start` itself returns at once.
         let err = exec
             .execute(|| Err(DataFusionError::Plan("no plan".into())))
