@@ -15,11 +15,11 @@
 //! on the executor and so stops the query's tasks — cancellation and disconnects work as
 //! before.
 
+use std::panic::AssertUnwindSafe;
+
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
-use std::panic::AssertUnwindSafe;
-
 use futures::{FutureExt, StreamExt};
 use tokio::runtime::{Handle, Runtime};
 
@@ -91,7 +91,7 @@ impl QueryExecutor {
                         Ok(None) => break,
                         Err(panic) => Err(DataFusionError::Execution(format!(
                             "the query panicked: {}",
-                            panic_message(panic.as_ref())
+                            crate::panic_message(panic.as_ref()).unwrap_or("(no message)")
                         ))),
                     };
                     let failed = item.is_err();
@@ -107,15 +107,6 @@ impl QueryExecutor {
         );
         Ok(forward.build())
     }
-}
-
-/// The text a panic was raised with.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)")
 }
 
 impl Drop for QueryExecutor {
@@ -151,28 +142,26 @@ mod tests {
         exec.execute(|| datafusion::physical_plan::execute_stream(plan, task))
     }
 
+    async fn collect(
+        exec: &QueryExecutor,
+        ctx: &SessionContext,
+        sql: &str,
+    ) -> Result<Vec<RecordBatch>> {
+        run(exec, ctx, sql).await?.try_collect().await
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn runs_queries_and_passes_errors_on() {
         let exec = QueryExecutor::new("test-exec", 2).unwrap();
         let ctx = SessionContext::new();
         let sum = "SELECT sum(value) FROM generate_series(1, 100000)";
-        let batches: Vec<_> = run(&exec, &ctx, sum)
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
+        let batches = collect(&exec, &ctx, sum).await.unwrap();
         assert_eq!(
             batches[0].column(0).as_primitive::<Int64Type>().value(0),
             5_000_050_000
         );
         let bad = "SELECT CAST('x' || value AS INT) FROM generate_series(1, 3)";
-        let err = run(&exec, &ctx, bad)
-            .await
-            .unwrap()
-            .try_collect::<Vec<_>>()
-            .await
-            .unwrap_err();
+        let err = collect(&exec, &ctx, bad).await.unwrap_err();
         assert!(err.to_string().contains("Cannot cast"), "{err}");
         // A panicking query is an error, and the executor runs on.
         let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
@@ -190,12 +179,7 @@ mod tests {
                 .contains("the query panicked: a bug in a function"),
             "{err}"
         );
-        let again: Vec<_> = run(&exec, &ctx, sum)
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
+        let again = collect(&exec, &ctx, sum).await.unwrap();
         assert_eq!(again.len(), 1);
         // A failure of `start` itself returns at once.
         let err = exec
