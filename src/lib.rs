@@ -15,6 +15,9 @@
 //!   history (`ecomsql.runs`).
 //! - [`durable`]: fsync helpers shared by everything that writes files atomically.
 //! - [`flight`]: the Arrow Flight SQL server (`ecomsql serve`).
+//! - [`int_group_by`], [`yielding_joins`]: physical optimizer rules (a faster partial
+//!   aggregation on one integer key; joins that yield to the scheduler); [`session_options`]:
+//!   the `ecomsql.*` settings.
 //! - [`cli`]: command-line parsing and dispatch (`main.rs` only calls [`cli::run`]).
 //!
 //! Every entry point builds its session with [`build_session`], which registers all ecomsql
@@ -29,12 +32,14 @@ pub mod durable;
 pub mod executor;
 pub mod flight;
 pub mod generator;
+pub mod int_group_by;
 pub mod memory;
 pub mod plain_types;
 pub mod registry;
 pub mod repl;
 pub mod sample;
 pub mod schedule;
+pub mod session_options;
 pub mod statements;
 pub mod yielding_joins;
 
@@ -74,11 +79,16 @@ pub fn build_session(config: &Config) -> Result<SessionContext> {
     let registry = Arc::new(registry::ModelRegistry::new(
         config.state_dir.join("models"),
     ));
-    let session_config = session_config.with_extension(Arc::clone(&registry));
+    let mut session_config = session_config.with_extension(Arc::clone(&registry));
+    session_config
+        .options_mut()
+        .extensions
+        .insert(session_options::SessionOptions::default());
     let state = SessionStateBuilder::new()
         .with_config(session_config)
         .with_runtime_env(runtime.build_arc()?)
         .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(int_group_by::IntKeyAggregation))
         .with_physical_optimizer_rule(Arc::new(yielding_joins::YieldingJoins))
         .build();
     let ctx = SessionContext::new_with_state(state);
