@@ -133,15 +133,24 @@ async fn run(ctx: &SessionContext, sql: &str) -> String {
     pretty_format_batches(&batches).expect("format").to_string()
 }
 
+/// A session over the bench data, after `settings`.
+async fn session(dir: &std::path::Path, settings: &[&str]) -> SessionContext {
+    let ctx = ecomsql::build_session(&ecomsql::Config::default()).expect("session");
+    let report = ecomsql::catalog::register_data_dir(&ctx, dir).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    for setting in settings {
+        run(&ctx, setting).await;
+    }
+    ctx
+}
+
 fn bench_features(c: &mut Criterion) {
     let dir = data();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let ctx: SessionContext = rt.block_on(async {
-        let ctx = ecomsql::build_session(&ecomsql::Config::default()).expect("session");
-        let report = ecomsql::catalog::register_data_dir(&ctx, &dir).await;
-        assert!(report.errors.is_empty(), "{:?}", report.errors);
-        ctx
-    });
+    let ctx = rt.block_on(session(&dir, &[]));
+    // RFM again with DataFusion's own partial aggregation, for the side by side.
+    let datafusion_partial =
+        rt.block_on(session(&dir, &["SET ecomsql.int_key_aggregation = false"]));
     // The function and the plain-SQL formulation must agree before their times mean anything.
     rt.block_on(async {
         assert_eq!(
@@ -153,6 +162,11 @@ fn bench_features(c: &mut Criterion) {
             run(&ctx, FUNNEL).await,
             run(&ctx, FUNNEL_SQL).await,
             "funnel vs joins"
+        );
+        assert_eq!(
+            run(&ctx, RFM).await,
+            run(&datafusion_partial, RFM).await,
+            "rfm with and without IntKeyAggregateExec"
         );
     });
     let events = rt.block_on(run(&ctx, "SELECT count(*) FROM events"));
@@ -175,8 +189,65 @@ fn bench_features(c: &mut Criterion) {
     ] {
         group.bench_function(name, |b| b.to_async(&rt).iter(|| run(&ctx, sql)));
     }
+    group.bench_function("rfm_group_by_user_10M_events_datafusion_partial", |b| {
+        b.to_async(&rt).iter(|| run(&datafusion_partial, RFM))
+    });
     group.finish();
 }
 
-criterion_group!(benches, bench_features);
+/// The group lookup alone: 4M Int64 keys drawn uniformly from `distinct` values, interned in
+/// 32k-row batches by ecomsql's IntGroupTable and by DataFusion's GroupValues for one Int64
+/// column (what its partial aggregation uses).
+fn bench_group_lookup(c: &mut Criterion) {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Array, ArrayRef, Int64Array};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::physical_plan::aggregates::group_values::new_group_values;
+    use datafusion::physical_plan::aggregates::order::GroupOrdering;
+    use ecomsql::int_group_by::IntGroupTable;
+    use rand::{Rng, SeedableRng};
+
+    let mut group = c.benchmark_group("group_lookup_4M_rows");
+    group.sample_size(10);
+    for distinct in [35_000u64, 1_000_000] {
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(1);
+        let batches: Vec<ArrayRef> = (0..128)
+            .map(|_| {
+                let keys: Int64Array = (0..32 * 1024)
+                    .map(|_| rng.gen_range(0..distinct) as i64)
+                    .collect();
+                Arc::new(keys) as ArrayRef
+            })
+            .collect();
+        group.bench_function(format!("ecomsql_{distinct}_keys"), |b| {
+            b.iter(|| {
+                let mut table = IntGroupTable::new();
+                let mut groups = vec![];
+                for keys in &batches {
+                    let data = keys.to_data();
+                    table.intern(data.buffer::<u64>(0), keys.nulls(), &mut groups);
+                }
+                table.len()
+            })
+        });
+        let schema = Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, true)]));
+        group.bench_function(format!("datafusion_{distinct}_keys"), |b| {
+            b.iter(|| {
+                let mut values = new_group_values(Arc::clone(&schema), &GroupOrdering::None)
+                    .expect("group values");
+                let mut groups = vec![];
+                for keys in &batches {
+                    values
+                        .intern(std::slice::from_ref(keys), &mut groups)
+                        .expect("intern");
+                }
+                values.len()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_features, bench_group_lookup);
 criterion_main!(benches);
