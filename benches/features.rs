@@ -163,9 +163,12 @@ fn bench_features(c: &mut Criterion) {
             run(&ctx, FUNNEL_SQL).await,
             "funnel vs joins"
         );
+        // Revenue to the cent: float sums differ in their last digits with the order of
+        // addition, which changes from run to run with either operator.
+        let rfm = RFM.replace("sum(revenue)", "round(sum(revenue), 2)");
         assert_eq!(
-            run(&ctx, RFM).await,
-            run(&datafusion_partial, RFM).await,
+            run(&ctx, &rfm).await,
+            run(&datafusion_partial, &rfm).await,
             "rfm with and without IntKeyAggregateExec"
         );
     });

@@ -3,7 +3,7 @@ as a notebook would compute it): results checked equal, then median wall times a
 compared. Each engine runs in its own process, so peak memory (maximum resident set) is that
 workload's. Called by run.sh; see there.
 
-    python3 benches/compare/features.py --data DIR --ecomsql BIN [--runs 5] [--out FILE]
+    python3 benches/compare/features.py --data DIR --ecomsql BIN [--runs 5] [--out FILE] [--only rfm]
 """
 import argparse, csv, json, math, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -209,6 +209,7 @@ def main():
     ap.add_argument("--ecomsql")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--out", help="append the section to this file")
+    ap.add_argument("--only", help="run only the workloads whose name contains this text")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--code", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -231,6 +232,8 @@ def main():
     ]
     peers = [(name, "DuckDB", "duckdb", theirs or ours, ours) for name, (ours, theirs) in WORKLOADS.items()]
     peers.insert(1, ("rfm (group by user)", "pandas", "pandas", PANDAS_RFM, WORKLOADS["rfm (group by user)"][0]))
+    if a.only:
+        peers = [p for p in peers if a.only in p[0]]
     ours_cache = {}
     for name, peer, kind, code, ours in peers:
         skip = too_big(name, "ecomsql", n_events) or too_big(name, peer, n_events)
