@@ -210,10 +210,12 @@ impl IntGroupTable {
     /// Removes every group and returns the keys by group index, with the NULL group's index.
     /// The table starts over at its initial size, so its memory is given back.
     pub fn take<K: IntKey>(&mut self) -> (Vec<K>, Option<usize>) {
-        let keys = self.keys.iter().map(|&bits| K::from_bits(bits)).collect();
+        let keys = std::mem::take(&mut self.keys);
         let null_group = self.null_group;
+        // The slots go before the keys are converted, and 64-bit keys convert in place
+        // (`collect` reuses the vector), so emitting holds no second copy of the table.
         *self = Self::new();
-        (keys, null_group)
+        (keys.into_iter().map(K::from_bits).collect(), null_group)
     }
 }
 
