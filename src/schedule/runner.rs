@@ -7,6 +7,8 @@
 //! ([`crate::statements::plan`]) — `CREATE OR REPLACE MODEL …; SELECT …` works as in the shell —
 //! and streams the last statement's result into the output ([`super::output`]). An attempt
 //! that runs past `timeout` is cancelled (its stream dropped, its temporary file removed).
+//! Queries run on a [`QueryExecutor`] of their own, so a CPU-heavy query cannot starve the
+//! runtime that fires the timeout and the scheduler's timers.
 //! Between attempts the runner waits `10s × 2^(attempt-1)`, at most 10 minutes, on the
 //! injectable [`Clock`]. Every attempt is recorded in the run history.
 
@@ -25,6 +27,7 @@ use super::lock::{LockError, try_lock};
 use super::output::{resolve, write_stream};
 use super::params::{self, ParamValue};
 use crate::Config;
+use crate::executor::QueryExecutor;
 use crate::repl::one_line_error;
 use crate::repl::script::{Piece, split};
 
@@ -80,6 +83,9 @@ pub struct Runner {
     config: Config,
     clock: Arc<dyn Clock>,
     history: History,
+    /// Where queries run: started with the first attempt, kept for the following ones (and
+    /// shared by clones).
+    executor: Arc<tokio::sync::OnceCell<QueryExecutor>>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -98,6 +104,7 @@ impl Runner {
             config,
             clock,
             history,
+            executor: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
 
@@ -248,6 +255,11 @@ impl Runner {
                 job.file.display()
             )));
         }
+        let executor = self
+            .executor
+            .get_or_try_init(|| async { QueryExecutor::new("ecomsql-run", crate::config::cores()) })
+            .await
+            .map_err(|e| fail(format!("query executor: {e}")))?;
         let (ctx, report) = crate::open(&self.config)
             .await
             .map_err(|e| fail(e.to_string()))?;
@@ -260,8 +272,8 @@ impl Runner {
             let planned = crate::statements::plan(&ctx, sql)
                 .await
                 .map_err(|e| which(one_line_error(&e)))?;
-            let stream = planned
-                .execute(ctx.task_ctx())
+            let stream = executor
+                .execute(|| planned.execute(ctx.task_ctx()))
                 .map_err(|e| which(one_line_error(&e)))?;
             if i + 1 < n {
                 let mut stream = stream;
