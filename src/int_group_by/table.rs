@@ -3,7 +3,7 @@
 //! Keys arrive as their bit patterns widened to `u64` (see [`IntKey`]), so one table serves every
 //! integer-backed Arrow type of one width. Each slot holds the key next to its group index, so a
 //! lookup reads one slot (DataFusion's `GroupValuesPrimitive` reads its hash-table entry and then
-//! the key in a separate vector). The table probes linearly and stays at most half full; the
+//! the key in a separate vector). The table probes linearly and stays at most 3/4 full; the
 //! slots of the rows a few places ahead are prefetched, so tables larger than the caches do not
 //! stall on every row.
 
@@ -54,7 +54,7 @@ const EMPTY_SLOT: Slot = Slot {
 /// Integer keys to dense group indices `0..len()`, in order of first appearance; a NULL key is
 /// a group of its own.
 pub struct IntGroupTable {
-    /// A power of two in length, at most half of them used.
+    /// A power of two in length, at most [`MAX_LOAD`] of them used.
     slots: Vec<Slot>,
     /// `64 - log2(slots.len())`: a hash's top bits pick the slot.
     shift: u32,
@@ -68,6 +68,11 @@ pub struct IntGroupTable {
 }
 
 const INITIAL_SLOTS: usize = 1024;
+
+/// The largest share of slots in use, as (numerator, denominator). At 3/4 a linear-probe hit
+/// reads 2.5 slots on average, mostly in the prefetched cache line; at 1/2 it read 1.5 but the
+/// table took up to 4 slots (64 bytes) per group, 1.4× the peak memory of DataFusion's.
+const MAX_LOAD: (usize, usize) = (3, 4);
 
 /// Spreads a key over all 64 bits: high bits are folded down, then a Fibonacci multiply
 /// carries every bit into the top bits, which pick the slot. Sequential keys (the usual ids)
@@ -157,11 +162,12 @@ impl IntGroupTable {
             }
             pos = (pos + 1) & mask;
         }
-        // A new key. Grow first if that would make the table more than half full; growing
+        // A new key. Grow first if that would make the table more than MAX_LOAD full; growing
         // moves every slot, so the free slot is looked up again.
         let group = self.keys.len();
         self.keys.push(key);
-        if 2 * (self.keys.len() - usize::from(self.null_group.is_some())) > self.slots.len() {
+        let used = self.keys.len() - usize::from(self.null_group.is_some());
+        if used * MAX_LOAD.1 > self.slots.len() * MAX_LOAD.0 {
             self.grow();
             self.place(key, hash, group);
         } else {
