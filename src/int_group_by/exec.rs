@@ -366,30 +366,31 @@ impl PartialAggregation {
                 .intern(data.buffer::<u64>(0), nulls.as_ref(), &mut self.groups),
         }
         let total_groups = self.table.len();
-        for ((arguments, filter), accumulator) in self
-            .arguments
-            .iter()
-            .zip(&self.filters)
-            .zip(&mut self.accumulators)
-        {
-            let (values, filter) = evaluate_arguments(arguments, filter.as_ref(), batch)?;
-            accumulator.update_batch(&values, &self.groups, filter.as_ref(), total_groups)?;
-        }
-        Ok(())
+        let groups = &self.groups;
+        for_each_aggregate(
+            &self.arguments,
+            &self.filters,
+            &mut self.accumulators,
+            batch,
+            |accumulator, values, filter| {
+                accumulator.update_batch(values, groups, filter, total_groups)
+            },
+        )
     }
 
     /// Each row as its own group's state (after giving up on aggregating).
     fn rows_to_states(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
         let mut columns = vec![self.key.evaluate(batch)?.into_array(batch.num_rows())?];
-        for ((arguments, filter), accumulator) in self
-            .arguments
-            .iter()
-            .zip(&self.filters)
-            .zip(&mut self.accumulators)
-        {
-            let (values, filter) = evaluate_arguments(arguments, filter.as_ref(), batch)?;
-            columns.extend(accumulator.convert_to_state(&values, filter.as_ref())?);
-        }
+        for_each_aggregate(
+            &self.arguments,
+            &self.filters,
+            &mut self.accumulators,
+            batch,
+            |accumulator, values, filter| {
+                columns.extend(accumulator.convert_to_state(values, filter)?);
+                Ok(())
+            },
+        )?;
         Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
     }
 
@@ -438,6 +439,22 @@ impl PartialAggregation {
 fn keys_buffer<K: IntKey + ArrowNativeType>(table: &mut IntGroupTable) -> (Buffer, Option<usize>) {
     let (keys, null_group) = table.take::<K>();
     (Buffer::from_vec(keys), null_group)
+}
+
+/// Calls `f` with each aggregate's accumulator and its arguments and FILTER evaluated on
+/// `batch`.
+fn for_each_aggregate(
+    arguments: &[Vec<Arc<dyn PhysicalExpr>>],
+    filters: &[Option<Arc<dyn PhysicalExpr>>],
+    accumulators: &mut [Box<dyn GroupsAccumulator>],
+    batch: &RecordBatch,
+    mut f: impl FnMut(&mut dyn GroupsAccumulator, &[ArrayRef], Option<&BooleanArray>) -> Result<()>,
+) -> Result<()> {
+    for ((arguments, filter), accumulator) in arguments.iter().zip(filters).zip(accumulators) {
+        let (values, filter) = evaluate_arguments(arguments, filter.as_ref(), batch)?;
+        f(accumulator.as_mut(), &values, filter.as_ref())?;
+    }
+    Ok(())
 }
 
 /// An aggregate's arguments and FILTER, evaluated on a batch.

@@ -151,14 +151,13 @@ mod tests {
         pretty_format_batches(&batches).unwrap().to_string()
     }
 
+    async fn physical_plan(ctx: &SessionContext, sql: &str) -> Arc<dyn ExecutionPlan> {
+        let frame = ctx.sql(sql).await.unwrap();
+        frame.create_physical_plan().await.unwrap()
+    }
+
     async fn plan_text(ctx: &SessionContext, sql: &str) -> String {
-        let plan = ctx
-            .sql(sql)
-            .await
-            .unwrap()
-            .create_physical_plan()
-            .await
-            .unwrap();
+        let plan = physical_plan(ctx, sql).await;
         displayable(plan.as_ref()).indent(false).to_string()
     }
 
@@ -215,13 +214,7 @@ mod tests {
     /// The metric `name` of the plan's IntKeyAggregateExec, summed over partitions, after
     /// running `sql`.
     async fn run_and_read_metric(ctx: &SessionContext, sql: &str, name: &str) -> usize {
-        let plan = ctx
-            .sql(sql)
-            .await
-            .unwrap()
-            .create_physical_plan()
-            .await
-            .unwrap();
+        let plan = physical_plan(ctx, sql).await;
         collect(Arc::clone(&plan), ctx.task_ctx()).await.unwrap();
         let mut value = None;
         plan.apply(|node| {
