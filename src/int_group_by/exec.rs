@@ -4,12 +4,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayData, ArrayRef, BooleanArray, RecordBatch, make_array};
+use datafusion::arrow::array::{
+    ArrayData, ArrayRef, AsArray, BooleanArray, RecordBatch, make_array,
+};
 use datafusion::arrow::buffer::{Buffer, NullBuffer};
 use datafusion::arrow::datatypes::{ArrowNativeType, DataType, SchemaRef};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Statistics, internal_datafusion_err};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
@@ -52,11 +54,6 @@ impl IntKeyAggregateExec {
             aggregate,
             metrics: ExecutionPlanMetricsSet::new(),
         }
-    }
-
-    /// The partial aggregation this replaces.
-    pub fn aggregate(&self) -> &AggregateExec {
-        &self.aggregate
     }
 }
 
@@ -206,10 +203,7 @@ struct PartialAggregation {
     key: Arc<dyn PhysicalExpr>,
     key_type: DataType,
     key_width: usize,
-    /// Per aggregate: its argument expressions, its FILTER, its accumulator.
-    arguments: Vec<Vec<Arc<dyn PhysicalExpr>>>,
-    filters: Vec<Option<Arc<dyn PhysicalExpr>>>,
-    accumulators: Vec<Box<dyn GroupsAccumulator>>,
+    aggregates: Vec<Aggregate>,
     table: IntGroupTable,
     /// Scratch: the current batch's group indices.
     groups: Vec<usize>,
@@ -247,10 +241,19 @@ impl PartialAggregation {
         let key_type = key.data_type(&aggregate.input_schema())?;
         let key_width = key_width(&key_type)
             .ok_or_else(|| internal_datafusion_err!("IntKeyAggregateExec on {key_type}"))?;
-        let accumulators = aggregate
+        let arguments = aggregate_expressions(aggregate.aggr_expr(), &AggregateMode::Partial, 0)?;
+        let aggregates = aggregate
             .aggr_expr()
             .iter()
-            .map(|expr| expr.create_groups_accumulator())
+            .zip(arguments)
+            .zip(aggregate.filter_expr())
+            .map(|((expr, arguments), filter)| {
+                Ok(Aggregate {
+                    arguments,
+                    filter: filter.clone(),
+                    accumulator: expr.create_groups_accumulator()?,
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         let options = &context.session_config().options().execution;
         let ratio = options.skip_partial_aggregation_probe_ratio_threshold;
@@ -269,9 +272,7 @@ impl PartialAggregation {
             key: Arc::clone(key),
             key_type,
             key_width,
-            arguments: aggregate_expressions(aggregate.aggr_expr(), &AggregateMode::Partial, 0)?,
-            filters: aggregate.filter_expr().to_vec(),
-            accumulators,
+            aggregates,
             table: IntGroupTable::new(),
             groups: Vec::new(),
             output: None,
@@ -318,12 +319,13 @@ impl PartialAggregation {
             self.aggregate_batch(&batch)?;
             if self.should_skip(batch.num_rows()) {
                 self.skipping = true;
-                self.emit_all()?;
-            } else if self.reservation.try_resize(self.size()).is_err() {
+            } else if self.reservation.try_resize(self.size()).is_ok() {
+                continue;
+            } else {
                 // Out of memory: hand what is aggregated to the final phase and start over.
                 self.early_emits.add(1);
-                self.emit_all()?;
             }
+            self.emit_all()?;
             self.reservation.resize(self.size());
         }
     }
@@ -332,7 +334,11 @@ impl PartialAggregation {
     fn size(&self) -> usize {
         self.table.size()
             + self.groups.capacity() * size_of::<usize>()
-            + self.accumulators.iter().map(|a| a.size()).sum::<usize>()
+            + self
+                .aggregates
+                .iter()
+                .map(|a| a.accumulator.size())
+                .sum::<usize>()
             + self
                 .output
                 .as_ref()
@@ -366,31 +372,25 @@ impl PartialAggregation {
                 .intern(data.buffer::<u64>(0), nulls.as_ref(), &mut self.groups),
         }
         let total_groups = self.table.len();
-        let groups = &self.groups;
-        for_each_aggregate(
-            &self.arguments,
-            &self.filters,
-            &mut self.accumulators,
-            batch,
-            |accumulator, values, filter| {
-                accumulator.update_batch(values, groups, filter, total_groups)
-            },
-        )
+        for aggregate in &mut self.aggregates {
+            let (values, filter) = aggregate.evaluate(batch)?;
+            let accumulator = &mut aggregate.accumulator;
+            accumulator.update_batch(&values, &self.groups, filter.as_ref(), total_groups)?;
+        }
+        Ok(())
     }
 
     /// Each row as its own group's state (after giving up on aggregating).
     fn rows_to_states(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
         let mut columns = vec![self.key.evaluate(batch)?.into_array(batch.num_rows())?];
-        for_each_aggregate(
-            &self.arguments,
-            &self.filters,
-            &mut self.accumulators,
-            batch,
-            |accumulator, values, filter| {
-                columns.extend(accumulator.convert_to_state(values, filter)?);
-                Ok(())
-            },
-        )?;
+        for aggregate in &mut self.aggregates {
+            let (values, filter) = aggregate.evaluate(batch)?;
+            columns.extend(
+                aggregate
+                    .accumulator
+                    .convert_to_state(&values, filter.as_ref())?,
+            );
+        }
         Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
     }
 
@@ -415,8 +415,8 @@ impl PartialAggregation {
                 .build()?,
         );
         let mut columns = vec![keys];
-        for accumulator in &mut self.accumulators {
-            columns.extend(accumulator.state(EmitTo::All)?);
+        for aggregate in &mut self.aggregates {
+            columns.extend(aggregate.accumulator.state(EmitTo::All)?);
         }
         let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns)?;
         self.output = Some((batch, 0));
@@ -441,47 +441,36 @@ fn keys_buffer<K: IntKey + ArrowNativeType>(table: &mut IntGroupTable) -> (Buffe
     (Buffer::from_vec(keys), null_group)
 }
 
-/// Calls `f` with each aggregate's accumulator and its arguments and FILTER evaluated on
-/// `batch`.
-fn for_each_aggregate(
-    arguments: &[Vec<Arc<dyn PhysicalExpr>>],
-    filters: &[Option<Arc<dyn PhysicalExpr>>],
-    accumulators: &mut [Box<dyn GroupsAccumulator>],
-    batch: &RecordBatch,
-    mut f: impl FnMut(&mut dyn GroupsAccumulator, &[ArrayRef], Option<&BooleanArray>) -> Result<()>,
-) -> Result<()> {
-    for ((arguments, filter), accumulator) in arguments.iter().zip(filters).zip(accumulators) {
-        let (values, filter) = evaluate_arguments(arguments, filter.as_ref(), batch)?;
-        f(accumulator.as_mut(), &values, filter.as_ref())?;
-    }
-    Ok(())
+/// One aggregate of the query: its argument expressions (with its ORDER BY expressions, as
+/// DataFusion passes them), its FILTER and its accumulator.
+struct Aggregate {
+    arguments: Vec<Arc<dyn PhysicalExpr>>,
+    filter: Option<Arc<dyn PhysicalExpr>>,
+    accumulator: Box<dyn GroupsAccumulator>,
 }
 
-/// An aggregate's arguments and FILTER, evaluated on a batch.
-fn evaluate_arguments(
-    arguments: &[Arc<dyn PhysicalExpr>],
-    filter: Option<&Arc<dyn PhysicalExpr>>,
-    batch: &RecordBatch,
-) -> Result<(Vec<ArrayRef>, Option<BooleanArray>)> {
-    let rows = batch.num_rows();
-    let values = arguments
-        .iter()
-        .map(|e| e.evaluate(batch)?.into_array(rows))
-        .collect::<Result<Vec<_>>>()?;
-    let filter = filter
-        .map(|f| -> Result<BooleanArray> {
-            let array = f.evaluate(batch)?.into_array(rows)?;
-            array
-                .as_any()
-                .downcast_ref::<BooleanArray>()
-                .cloned()
-                .ok_or_else(|| {
-                    DataFusionError::Internal(format!(
+impl Aggregate {
+    /// Its arguments and FILTER, evaluated on `batch`.
+    fn evaluate(&self, batch: &RecordBatch) -> Result<(Vec<ArrayRef>, Option<BooleanArray>)> {
+        let rows = batch.num_rows();
+        let values = self
+            .arguments
+            .iter()
+            .map(|e| e.evaluate(batch)?.into_array(rows))
+            .collect::<Result<Vec<_>>>()?;
+        let filter = match &self.filter {
+            None => None,
+            Some(f) => {
+                let array = f.evaluate(batch)?.into_array(rows)?;
+                let filter = array.as_boolean_opt().cloned().ok_or_else(|| {
+                    internal_datafusion_err!(
                         "FILTER evaluated to {}, not Boolean",
                         array.data_type()
-                    ))
-                })
-        })
-        .transpose()?;
-    Ok((values, filter))
+                    )
+                })?;
+                Some(filter)
+            }
+        };
+        Ok((values, filter))
+    }
 }
