@@ -290,6 +290,7 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
 /// for running queries.
 fn serve(config: &crate::Config, listen: Option<String>) -> Result<(), AppError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(crate::executor::STACK_BYTES)
         .enable_all()
         .build()
         .map_err(|e| AppError::Io {
@@ -399,7 +400,24 @@ pub fn main() -> ExitCode {
         );
     }));
     let cli = Cli::parse();
-    match run(cli) {
+    // The work runs on a thread with the stack statements need (see executor::STACK_BYTES);
+    // the main thread's is whatever `ulimit -s` gave it.
+    let outcome = std::thread::Builder::new()
+        .name("ecomsql".into())
+        .stack_size(crate::executor::STACK_BYTES)
+        .spawn(move || run(cli))
+        .map_err(|e| AppError::Io {
+            path: "<thread>".into(),
+            message: e.to_string(),
+        })
+        .and_then(|worker| {
+            worker.join().unwrap_or_else(|_| {
+                Err(AppError::DataFusion(
+                    "internal error: the main thread panicked".into(),
+                ))
+            })
+        });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(AppError::StatementsFailed(_)) => ExitCode::from(1),
         Err(e) => {

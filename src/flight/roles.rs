@@ -16,6 +16,7 @@ use std::str::FromStr;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{LogicalPlan, Statement};
+use ecomsql_udfs::query_arg::words_of;
 use serde::Deserialize;
 
 use crate::statements::{StatementKind, StatementPolicy};
@@ -114,7 +115,7 @@ impl RolePolicy {
 /// What a plan node changes, if anything: the name of the operation a reader may not run.
 fn changes_state(node: &LogicalPlan) -> Option<String> {
     match node {
-        LogicalPlan::Ddl(ddl) => Some(ddl_name(ddl.name())),
+        LogicalPlan::Ddl(ddl) => Some(words_of(ddl.name())),
         LogicalPlan::Copy(_) => Some("COPY".to_string()),
         LogicalPlan::Dml(dml) => Some(dml.name().to_ascii_uppercase()),
         LogicalPlan::Statement(Statement::TransactionStart(_) | Statement::TransactionEnd(_)) => {
@@ -124,18 +125,6 @@ fn changes_state(node: &LogicalPlan) -> Option<String> {
         LogicalPlan::Statement(s) => Some(s.name().to_ascii_uppercase()),
         _ => None,
     }
-}
-
-/// "CreateExternalTable" -> "CREATE EXTERNAL TABLE".
-fn ddl_name(camel: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push(' ');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    out
 }
 
 impl StatementPolicy for RolePolicy {

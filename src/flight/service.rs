@@ -139,9 +139,19 @@ impl EcomsqlFlightService {
 
     /// Parses and plans `sql` to a logical statement under the caller's role.
     async fn plan(&self, caller: &Caller, sql: &str) -> Result<LogicalStatement, Status> {
-        plan_logical(&self.ctx, sql, &RolePolicy(caller.role))
+        let (ctx, sql, policy) = (self.ctx.clone(), sql.to_string(), RolePolicy(caller.role));
+        self.executor
+            .run(async move { plan_logical(&ctx, &sql, Arc::new(policy)).await })
             .await
             .map_err(|e| to_status(&e))
+    }
+
+    /// Plans `stmt` the rest of the way, on the executor like [`Self::plan`].
+    async fn into_planned(&self, stmt: LogicalStatement) -> datafusion::error::Result<Planned> {
+        let ctx = self.ctx.clone();
+        self.executor
+            .run(async move { stmt.into_planned(&ctx).await })
+            .await
     }
 
     /// Plans `stmt` fully and keeps it under a new ticket; the FlightInfo points at it.
@@ -151,10 +161,7 @@ impl EcomsqlFlightService {
         stmt: LogicalStatement,
         descriptor: FlightDescriptor,
     ) -> Result<FlightInfo, Status> {
-        let planned = stmt
-            .into_planned(&self.ctx)
-            .await
-            .map_err(|e| to_status(&e))?;
+        let planned = self.into_planned(stmt).await.map_err(|e| to_status(&e))?;
         let schema = advertised_schema(planned.schema());
         let id = self.tickets.insert(&caller.user, planned)?;
         let ticket = TicketStatementQuery {
@@ -177,7 +184,7 @@ impl EcomsqlFlightService {
     async fn run_update(&self, caller: &Caller, stmt: LogicalStatement) -> Result<i64, Status> {
         let started = Instant::now();
         let kind = stmt.kind();
-        let planned = match stmt.into_planned(&self.ctx).await {
+        let planned = match self.into_planned(stmt).await {
             Ok(p) => p,
             Err(e) => {
                 let s = to_status(&e);

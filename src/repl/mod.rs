@@ -84,6 +84,7 @@ impl Shell {
     /// Opens the engine on the configured data (generating the sample if needed).
     pub fn open(config: &Config, interactive: bool) -> Result<Shell, AppError> {
         let rt = tokio::runtime::Builder::new_multi_thread()
+            .thread_stack_size(crate::executor::STACK_BYTES)
             .enable_all()
             .build()
             .map_err(|e| AppError::Io {

@@ -52,6 +52,7 @@ pub fn parse_at(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
 
 fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
     tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(crate::executor::STACK_BYTES)
         .enable_all()
         .build()
         .map_err(|e| AppError::DataFusion(format!("cannot start the runtime: {e}")))

@@ -14,12 +14,17 @@
 //!
 //! Callers that restrict what may run (the Flight SQL server's roles) pass a
 //! [`StatementPolicy`] to [`plan_logical`]; it sees the logical plan before anything happens.
+//! SQL text inside a statement — the query argument of a table function such as
+//! `ml_evaluate('m', 'SELECT …')`, or a CREATE MODEL's training query — is planned through this
+//! same layer under the same policy ([`InnerQueries`]), and must be a read-only query; every
+//! statement first passes the size and shape [`limits`].
 //!
 //! To add a statement: recognise it in `parser.rs`, give it a file here with a `plan`/`execute`
 //! pair, and a [`StatementKind`].
 
 pub mod create_model;
 pub mod drop_model;
+pub mod limits;
 pub mod parser;
 pub mod show_models;
 
@@ -28,11 +33,12 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::execution::{SendableRecordBatchStream, SessionState, TaskContext};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::SessionContext;
 use ecomsql_udfs::model::train::TrainStatus;
+use ecomsql_udfs::query_arg::{PlanQueryText, QueryArgPlanner, non_query_node};
 
 use crate::registry::ModelRegistry;
 pub use parser::{Statement, parse};
@@ -51,6 +57,16 @@ pub enum StatementKind {
 }
 
 impl StatementKind {
+    /// The statement as SQL names it: `SQL`, `CREATE MODEL`, `DROP MODEL`, `SHOW MODELS`.
+    pub fn sql_name(self) -> &'static str {
+        match self {
+            StatementKind::Sql => "SQL",
+            StatementKind::CreateModel => "CREATE MODEL",
+            StatementKind::DropModel => "DROP MODEL",
+            StatementKind::ShowModels => "SHOW MODELS",
+        }
+    }
+
     /// A short name for logs: `sql`, `create_model`, `drop_model`, `show_models`.
     pub fn name(self) -> &'static str {
         match self {
@@ -294,25 +310,82 @@ impl LogicalStatement {
 pub async fn plan_logical(
     ctx: &SessionContext,
     sql: &str,
-    policy: &dyn StatementPolicy,
+    policy: Arc<dyn StatementPolicy>,
 ) -> Result<LogicalStatement> {
+    let inner = InnerQueries(policy);
+    let mut state = ctx.state();
+    state
+        .config_mut()
+        .set_extension(Arc::new(QueryArgPlanner(Arc::new(inner.clone()))));
     match parse(sql)? {
-        Statement::Sql => {
-            let lp = ctx.state().create_logical_plan(sql).await?;
-            policy.check_plan(&lp)?;
-            Ok(LogicalStatement::Sql(lp))
+        Statement::Sql => Ok(LogicalStatement::Sql(
+            plan_sql(&state, sql, &*inner.0).await?,
+        )),
+        Statement::CreateModel(create) => {
+            inner.0.check_kind(StatementKind::CreateModel)?;
+            // Options first: they are checked before any table is looked at.
+            ecomsql_udfs::model::options::validate(&create.name, &create.options)?;
+            // The training query is SQL inside a statement: a read-only query, under the same
+            // policy (it is planned again when the statement runs).
+            let training = inner
+                .plan_query_text(&state, &create.query)
+                .await
+                .map_err(|e| {
+                    e.context(format!("CREATE MODEL {}: the training query", create.name))
+                })?;
+            if let Some(what) = non_query_node(&training)? {
+                return Err(DataFusionError::Plan(format!(
+                    "CREATE MODEL {}: AS must be followed by a query (SELECT, WITH or VALUES), not {what}",
+                    create.name
+                )));
+            }
+            Ok(LogicalStatement::Ecomsql(Statement::CreateModel(create)))
         }
         other => {
             let stmt = LogicalStatement::Ecomsql(other);
-            policy.check_kind(stmt.kind())?;
+            inner.0.check_kind(stmt.kind())?;
             Ok(stmt)
+        }
+    }
+}
+
+/// Plans DataFusion SQL text within the [`limits`] and checks it against `policy`.
+async fn plan_sql(
+    state: &SessionState,
+    sql: &str,
+    policy: &dyn StatementPolicy,
+) -> Result<LogicalPlan> {
+    let dialect = state.config().options().sql_parser.dialect;
+    let statement = state.sql_to_statement(sql, &dialect)?;
+    limits::check_shape(&statement)?;
+    let plan = state.statement_to_plan(statement).await?;
+    policy.check_plan(&plan)?;
+    Ok(plan)
+}
+
+/// Plans the SQL text found inside a statement (table-function query arguments, through
+/// [`ecomsql_udfs::query_arg`]) the way the statement itself was planned: within the limits,
+/// under the same policy, and only if it is DataFusion SQL — `CREATE MODEL` and the other
+/// statements of ours are refused there.
+#[derive(Clone)]
+pub struct InnerQueries(pub Arc<dyn StatementPolicy>);
+
+#[async_trait::async_trait]
+impl PlanQueryText for InnerQueries {
+    async fn plan_query_text(&self, state: &SessionState, sql: &str) -> Result<LogicalPlan> {
+        match parse(sql)? {
+            Statement::Sql => plan_sql(state, sql, &*self.0).await,
+            other => Err(DataFusionError::Plan(format!(
+                "expected a query (SELECT, WITH or VALUES), not {}",
+                LogicalStatement::Ecomsql(other).kind().sql_name()
+            ))),
         }
     }
 }
 
 /// Plans one statement (everything allowed).
 pub async fn plan(ctx: &SessionContext, sql: &str) -> Result<Planned> {
-    plan_logical(ctx, sql, &AllowAll)
+    plan_logical(ctx, sql, Arc::new(AllowAll))
         .await?
         .into_planned(ctx)
         .await

@@ -210,6 +210,7 @@ impl<'a> Cursor<'a> {
 
 /// Decides whether `sql` (one statement) is one of ours and parses it.
 pub fn parse(sql: &str) -> Result<Statement> {
+    super::limits::check_size(sql)?;
     let mut c = Cursor::new(sql)?;
     if c.eat_word("SHOW") {
         if c.eat_word("MODELS") {

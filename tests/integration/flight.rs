@@ -30,7 +30,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
 use crate::fixture::{scalar_i64, session, session_with_state, shop, temp_dir};
 
-type Client = FlightSqlServiceClient<Channel>;
+pub(crate) type Client = FlightSqlServiceClient<Channel>;
 
 /// reader `rita`, analyst `ann`, admin `root`; each password is the name reversed.
 fn users() -> Vec<User> {
@@ -56,13 +56,13 @@ fn password(user: &str) -> String {
     user.chars().rev().collect()
 }
 
-fn config(layer: FlightLayer) -> FlightConfig {
+pub(crate) fn config(layer: FlightLayer) -> FlightConfig {
     let mut c = layer.check().expect("flight config");
     c.users = users();
     c
 }
 
-struct TestServer {
+pub(crate) struct TestServer {
     addr: SocketAddr,
     running: watch::Receiver<usize>,
     stop: Option<oneshot::Sender<()>>,
@@ -70,7 +70,10 @@ struct TestServer {
 }
 
 impl TestServer {
-    async fn start(ctx: datafusion::prelude::SessionContext, config: FlightConfig) -> Self {
+    pub(crate) async fn start(
+        ctx: datafusion::prelude::SessionContext,
+        config: FlightConfig,
+    ) -> Self {
         Self::start_with_clock(ctx, config, Arc::new(ManualClock::default())).await
     }
 
@@ -103,7 +106,7 @@ impl TestServer {
             .expect("connect")
     }
 
-    async fn login(&self, user: &str) -> Client {
+    pub(crate) async fn login(&self, user: &str) -> Client {
         let mut c = FlightSqlServiceClient::new(self.channel().await);
         c.handshake(user, &password(user)).await.expect("login");
         c
@@ -117,7 +120,7 @@ impl TestServer {
             .expect("server gone");
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
         self.done.await.unwrap().expect("server stopped cleanly");
     }
@@ -133,7 +136,7 @@ async fn fetch(client: &mut Client, info: FlightInfo) -> Result<Vec<RecordBatch>
     Ok(out)
 }
 
-async fn sql(client: &mut Client, q: &str) -> Result<Vec<RecordBatch>, FlightError> {
+pub(crate) async fn sql(client: &mut Client, q: &str) -> Result<Vec<RecordBatch>, FlightError> {
     let info = client.execute(q.to_string(), None).await?;
     let advertised = info.clone().try_decode_schema()?;
     let batches = fetch(client, info).await?;

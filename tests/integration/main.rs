@@ -10,5 +10,6 @@ mod interop;
 mod models;
 mod queries;
 mod schedule;
+mod security;
 mod sentiment;
 mod shell;

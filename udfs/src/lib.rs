@@ -40,6 +40,7 @@ pub mod metrics;
 pub mod ml;
 pub mod model;
 pub mod propensity;
+pub mod query_arg;
 pub mod rewrite;
 pub mod segments;
 pub mod sentiment;

@@ -2,7 +2,9 @@
 //! a table or query — type, min, max, approximate distinct count, mean, standard deviation,
 //! quartiles, row count and share of NULLs — like DuckDB's `SUMMARIZE`, but usable in `FROM`.
 //!
-//! All statistics come from one aggregate query over the input, planned by DataFusion
+//! The input is planned when the function is called, through [`crate::query_arg`] (so a
+//! query given as text passes the same checks as any statement). All statistics come from one
+//! aggregate over that plan
 //! (`approx_distinct`, `approx_percentile_cont`, `avg`, `stddev`, `min`, `max`), so a
 //! summary costs one scan. The work happens when the function's scan is planned, so the output
 //! schema is fixed and known at planning time. Quartiles, mean and standard deviation are for
@@ -17,13 +19,20 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::common::{Column, Result, ScalarValue, exec_err, plan_err};
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::{Documentation, Expr, TableType};
+use datafusion::functions_aggregate::count::count_all;
+use datafusion::functions_aggregate::expr_fn::{
+    approx_distinct, approx_percentile_cont, avg, count, max, min, stddev,
+};
+use datafusion::logical_expr::{
+    Documentation, Expr, LogicalPlan, LogicalPlanBuilder, TableType, cast as cast_expr, lit,
+};
 use datafusion::physical_plan::{ExecutionPlan, collect};
 
 use crate::doc::DOC_SECTION_FEATURES;
+use crate::query_arg::plan_query_arg;
 
 /// The `summarize` table function.
 #[derive(Debug, Default)]
@@ -103,11 +112,21 @@ impl TableFunctionImpl for SummarizeFunc {
             return plan_err!("summarize argument 1 must not be empty");
         }
         let name_chars = |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '"');
-        if !is_query(&input) && !input.trim().chars().all(name_chars) {
+        let query = if is_query(&input) {
+            input
+        } else if input.trim().chars().all(name_chars) {
+            format!("SELECT * FROM {}", input.trim())
+        } else {
             return plan_err!(
                 "summarize argument 1 must be a table name or a query starting with SELECT, WITH or VALUES, got {input:?}"
             );
-        }
+        };
+        let Some(state) = args.session().as_any().downcast_ref::<SessionState>() else {
+            return plan_err!("summarize needs a DataFusion SessionState to plan its input");
+        };
+        // Planned now, through the one checked path for SQL inside table-function arguments;
+        // the scan aggregates over this plan, never over text.
+        let input = plan_query_arg(SummarizeFunc::NAME, 1, state, &query)?;
         Ok(Arc::new(SummarizeTable { input }))
     }
 }
@@ -122,14 +141,11 @@ fn is_query(input: &str) -> bool {
     matches!(first.as_str(), "SELECT" | "WITH" | "VALUES" | "(") || first.starts_with('(')
 }
 
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 /// The table provider a `summarize(…)` call returns.
 #[derive(Debug)]
 struct SummarizeTable {
-    input: String,
+    /// The checked plan of the input (see `query_arg`).
+    input: LogicalPlan,
 }
 
 fn is_orderable(t: &DataType) -> bool {
@@ -147,13 +163,14 @@ fn is_orderable(t: &DataType) -> bool {
     )
 }
 
-/// Builds the one-pass aggregate query over `from` for `schema`.
-pub fn summary_sql(from: &str, schema: &Schema) -> String {
-    let mut select = vec!["count(*) AS \"__rows\"".to_string()];
+/// The aggregate expressions of the one-pass summary of `input` (columns of the relation
+/// `__input`), named as [`summary_rows`] reads them.
+pub fn summary_exprs(schema: &Schema) -> Vec<Expr> {
+    let mut select = vec![count_all().alias("__rows")];
     for (i, f) in schema.fields().iter().enumerate() {
-        let c = quote_ident(f.name());
+        let c = Expr::Column(Column::new(Some(INPUT), f.name()));
         let t = f.data_type();
-        select.push(format!("count({c}) AS n{i}"));
+        select.push(count(c.clone()).alias(format!("n{i}")));
         if is_orderable(t) {
             // approx_distinct (HyperLogLog) takes integers and strings; others go through text.
             let key = if t.is_integer()
@@ -161,25 +178,29 @@ pub fn summary_sql(from: &str, schema: &Schema) -> String {
             {
                 c.clone()
             } else {
-                format!("CAST({c} AS VARCHAR)")
+                cast_expr(c.clone(), DataType::Utf8)
             };
-            select.push(format!("approx_distinct({key}) AS d{i}"));
-            select.push(format!("CAST(min({c}) AS VARCHAR) AS lo{i}"));
-            select.push(format!("CAST(max({c}) AS VARCHAR) AS hi{i}"));
+            select.push(approx_distinct(key).alias(format!("d{i}")));
+            select.push(cast_expr(min(c.clone()), DataType::Utf8).alias(format!("lo{i}")));
+            select.push(cast_expr(max(c.clone()), DataType::Utf8).alias(format!("hi{i}")));
         }
         if t.is_numeric() {
-            let x = format!("CAST({c} AS DOUBLE)");
-            select.push(format!("avg({x}) AS avg{i}"));
-            select.push(format!("stddev({x}) AS std{i}"));
+            let x = cast_expr(c, DataType::Float64);
+            select.push(avg(x.clone()).alias(format!("avg{i}")));
+            select.push(stddev(x.clone()).alias(format!("std{i}")));
             for (q, name) in [(0.25, "qa"), (0.5, "qb"), (0.75, "qc")] {
-                select.push(format!(
-                    "approx_percentile_cont({q}) WITHIN GROUP (ORDER BY {x}) AS {name}{i}"
-                ));
+                select.push(
+                    approx_percentile_cont(x.clone().sort(true, false), lit(q), None)
+                        .alias(format!("{name}{i}")),
+                );
             }
         }
     }
-    format!("SELECT {} FROM ({from}) AS \"__input\"", select.join(", "))
+    select
 }
+
+/// The name the input relation has in the summary's aggregate.
+const INPUT: &str = "__input";
 
 #[async_trait]
 impl TableProvider for SummarizeTable {
@@ -201,21 +222,11 @@ impl TableProvider for SummarizeTable {
         let Some(state) = session.as_any().downcast_ref::<SessionState>() else {
             return exec_err!("summarize needs a DataFusion SessionState to run its input query");
         };
-        let from = if is_query(&self.input) {
-            self.input.clone()
-        } else {
-            format!("SELECT * FROM {}", self.input)
-        };
-        let input_plan = state.create_logical_plan(&from).await.map_err(|e| {
-            e.context(format!(
-                "summarize could not plan its input {:?}",
-                self.input
-            ))
-        })?;
-        let input_schema = input_plan.schema().as_arrow().clone();
-        let plan = state
-            .create_logical_plan(&summary_sql(&from, &input_schema))
-            .await?;
+        let input_schema = self.input.schema().as_arrow().clone();
+        let plan = LogicalPlanBuilder::from(self.input.clone())
+            .alias(INPUT)?
+            .aggregate(Vec::<Expr>::new(), summary_exprs(&input_schema))?
+            .build()?;
         let physical = state.create_physical_plan(&plan).await?;
         let batches = collect(physical, state.task_ctx()).await?;
         let batch = summary_rows(&input_schema, batches.first())?;
@@ -314,7 +325,7 @@ mod tests {
     }
 
     #[test]
-    fn one_pass_sql_covers_every_column() {
+    fn one_pass_summary_covers_every_column() {
         let schema = Schema::new(vec![
             Field::new("a b", DataType::Int32, true),
             Field::new("s", DataType::Utf8, true),
@@ -324,12 +335,22 @@ mod tests {
                 true,
             ),
         ]);
-        let sql = summary_sql("SELECT 1", &schema);
-        assert!(sql.contains("count(\"a b\") AS n0"));
-        assert!(sql.contains(
-            "approx_percentile_cont(0.5) WITHIN GROUP (ORDER BY CAST(\"a b\" AS DOUBLE)) AS qb0"
-        ));
-        assert!(sql.contains("min(\"s\")") && !sql.contains("avg(CAST(\"s\""));
-        assert!(sql.contains("count(\"l\") AS n2") && !sql.contains("min(\"l\")"));
+        let names: Vec<String> = summary_exprs(&schema)
+            .iter()
+            .map(|e| e.schema_name().to_string())
+            .collect();
+        // Every statistic of a numeric column, counts and text statistics of a string one, and
+        // only the count of a list.
+        for n in [
+            "__rows", "n0", "d0", "lo0", "hi0", "avg0", "std0", "qa0", "qb0", "qc0",
+        ] {
+            assert!(names.iter().any(|x| x == n), "{n} in {names:?}");
+        }
+        for n in ["n1", "d1", "lo1", "hi1", "n2"] {
+            assert!(names.iter().any(|x| x == n), "{n} in {names:?}");
+        }
+        for n in ["avg1", "d2", "lo2"] {
+            assert!(!names.iter().any(|x| x == n), "{n} in {names:?}");
+        }
     }
 }

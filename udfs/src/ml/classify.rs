@@ -275,13 +275,9 @@ pub async fn binary_scores(
     function: &str,
     model: &Model,
     state: &datafusion::execution::SessionState,
-    query: &str,
+    query: &datafusion::logical_expr::LogicalPlan,
 ) -> Result<(Vec<bool>, Vec<f64>)> {
-    let plan = state
-        .create_logical_plan(query)
-        .await
-        .map_err(|e| e.context(format!("{function} could not plan its query")))?;
-    let physical = state.create_physical_plan(&plan).await?;
+    let physical = state.create_physical_plan(query).await?;
     let idx = crate::ml::model_args::feature_indices(function, model, &physical.schema())?;
     let stream = datafusion::physical_plan::execute_stream(physical, state.task_ctx())?;
     let (labels, proba, names, positive) =

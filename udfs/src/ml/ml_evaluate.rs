@@ -19,7 +19,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::Documentation;
+use datafusion::logical_expr::{Documentation, LogicalPlan};
 use datafusion::physical_plan::execute_stream;
 use futures::StreamExt;
 
@@ -29,6 +29,7 @@ use crate::ml::lazy_table::{LazyTable, TableComputation};
 use crate::ml::model_args::{feature_indices, string_literal};
 use crate::model::train::{binary_metrics, classification_metrics, cluster_metrics};
 use crate::model::{Model, ModelBody, ModelRef, ModelStore, ModelType, StoreHandle};
+use crate::query_arg::query_argument;
 use crate::segments::assign::{assign_arrays, body_distance, kmeans_body};
 
 /// The `ml_evaluate` table function.
@@ -132,7 +133,7 @@ impl TableFunctionImpl for MlEvaluateFunc {
             );
         }
         let model = ModelRef::parse(&string_literal(Self::NAME, args.exprs(), 0, "model")?)?;
-        let query = string_literal(Self::NAME, args.exprs(), 1, "query")?;
+        let query = query_argument(Self::NAME, &args, 1)?;
         // The type fixes the output schema; the parameters are read when the query runs.
         let model_type = model.resolve(&*self.store)?.model_type;
         Ok(Arc::new(LazyTable(Evaluate {
@@ -148,7 +149,8 @@ impl TableFunctionImpl for MlEvaluateFunc {
 struct Evaluate {
     model: ModelRef,
     model_type: ModelType,
-    query: String,
+    /// The checked plan of the query argument (see `query_arg`).
+    query: LogicalPlan,
     store: StoreHandle,
 }
 
@@ -167,11 +169,7 @@ impl TableComputation for Evaluate {
                 model.label()
             );
         }
-        let plan = state
-            .create_logical_plan(&self.query)
-            .await
-            .map_err(|e| e.context(format!("{f} could not plan its query")))?;
-        let physical = state.create_physical_plan(&plan).await?;
+        let physical = state.create_physical_plan(&self.query).await?;
         let idx = feature_indices(f, &model, &physical.schema())?;
         let mut stream = execute_stream(physical, state.task_ctx())?;
         let metrics = match &model.body {

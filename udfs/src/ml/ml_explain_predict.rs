@@ -30,9 +30,10 @@ use futures::StreamExt;
 use crate::doc::DOC_SECTION_MODELS;
 use crate::ml::classify::{class_names, classify_arrays};
 use crate::ml::lazy_table::{LazyTable, TableComputation};
-use crate::ml::model_args::{feature_indices, int_literal, plan_query_now, string_literal};
+use crate::ml::model_args::{feature_indices, int_literal, string_literal};
 use crate::model::features::encode_batch;
 use crate::model::{Model, ModelBody, ModelRef, ModelStore, StoreHandle};
+use crate::query_arg::plan_query_arg;
 use crate::sentiment::text_hashing::HashScratch;
 
 /// The `ml_explain_predict` table function.
@@ -133,7 +134,7 @@ impl TableFunctionImpl for MlExplainPredictFunc {
                 model.model_type.as_str()
             );
         }
-        let input = plan_query_now(f, state, &query)?;
+        let input = plan_query_arg(f, 2, state, &query)?;
         let input_schema = input.schema().as_arrow().clone();
         feature_indices(f, &model, &input_schema)?;
         let mut fields: Vec<Field> = input_schema

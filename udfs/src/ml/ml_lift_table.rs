@@ -10,7 +10,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{Result, plan_err};
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::Documentation;
+use datafusion::logical_expr::{Documentation, LogicalPlan};
 
 use crate::doc::DOC_SECTION_MODELS;
 use crate::metrics::binary::positives_in_top;
@@ -18,6 +18,7 @@ use crate::ml::classify::binary_scores;
 use crate::ml::lazy_table::{LazyTable, TableComputation};
 use crate::ml::model_args::{int_literal, string_literal};
 use crate::model::{ModelRef, ModelStore, StoreHandle};
+use crate::query_arg::query_argument;
 
 /// The `ml_lift_table` table function.
 #[derive(Debug)]
@@ -89,7 +90,7 @@ impl TableFunctionImpl for MlLiftTableFunc {
             );
         }
         let model = ModelRef::parse(&string_literal(Self::NAME, args.exprs(), 0, "model")?)?;
-        let query = string_literal(Self::NAME, args.exprs(), 1, "query")?;
+        let query = query_argument(Self::NAME, &args, 1)?;
         let buckets = int_literal(Self::NAME, args.exprs(), 2, "buckets")?;
         if !(1..=1000).contains(&buckets) {
             return plan_err!(
@@ -109,7 +110,8 @@ impl TableFunctionImpl for MlLiftTableFunc {
 #[derive(Debug)]
 struct LiftTable {
     model: ModelRef,
-    query: String,
+    /// The checked plan of the query argument (see `query_arg`).
+    query: LogicalPlan,
     buckets: usize,
     store: StoreHandle,
 }

@@ -16,9 +16,10 @@ use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{Documentation, Expr, LogicalPlanBuilder, ScalarUDF, lit};
 
 use crate::doc::DOC_SECTION_MODELS;
-use crate::ml::model_args::{feature_indices, plan_query_now, string_literal};
+use crate::ml::model_args::{feature_indices, string_literal};
 use crate::ml::{predict_label, predict_label_probs, predict_proba};
 use crate::model::{ModelBody, ModelRef, ModelStore, StoreHandle};
+use crate::query_arg::plan_query_arg;
 use crate::segments::{segment, segment_distance};
 
 /// The `ml_predict` table function.
@@ -87,7 +88,7 @@ impl TableFunctionImpl for MlPredictFunc {
         // Only the model's signature (type, feature names) is read now, to fix the output
         // schema; its parameters are read by the scalar functions when the query runs.
         let model = model_ref.resolve(&*self.store)?;
-        let input = plan_query_now(Self::NAME, state, &query)?;
+        let input = plan_query_arg(Self::NAME, 2, state, &query)?;
         let arrow_schema = input.schema().as_arrow().clone();
         let idx = feature_indices(Self::NAME, &model, &arrow_schema)?;
         let columns = input.schema().columns();

@@ -10,13 +10,14 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{Result, plan_err};
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::Documentation;
+use datafusion::logical_expr::{Documentation, LogicalPlan};
 
 use crate::doc::DOC_SECTION_MODELS;
 use crate::ml::classify::binary_scores;
 use crate::ml::lazy_table::{LazyTable, TableComputation};
 use crate::ml::model_args::string_literal;
 use crate::model::{ModelRef, ModelStore, StoreHandle};
+use crate::query_arg::query_argument;
 
 /// The `ml_roc_curve` table function.
 #[derive(Debug)]
@@ -84,7 +85,7 @@ impl TableFunctionImpl for MlRocCurveFunc {
             );
         }
         let model = ModelRef::parse(&string_literal(Self::NAME, args.exprs(), 0, "model")?)?;
-        let query = string_literal(Self::NAME, args.exprs(), 1, "query")?;
+        let query = query_argument(Self::NAME, &args, 1)?;
         Ok(Arc::new(LazyTable(RocCurve {
             model,
             query,
@@ -96,7 +97,8 @@ impl TableFunctionImpl for MlRocCurveFunc {
 #[derive(Debug)]
 struct RocCurve {
     model: ModelRef,
-    query: String,
+    /// The checked plan of the query argument (see `query_arg`).
+    query: LogicalPlan,
     store: StoreHandle,
 }
 

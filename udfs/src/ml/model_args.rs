@@ -153,26 +153,3 @@ pub fn feature_indices(
         })
         .collect()
 }
-
-/// Plans `query` (a SELECT / WITH / VALUES text) in `state` from synchronous code, as table
-/// functions must: their output schema is needed while the outer query is being planned.
-/// Planning only resolves already-registered tables, so blocking on it is brief.
-pub fn plan_query_now(
-    function: &str,
-    state: &datafusion::execution::SessionState,
-    query: &str,
-) -> Result<datafusion::logical_expr::LogicalPlan> {
-    let first = query
-        .trim_start()
-        .split(|c: char| c.is_whitespace() || c == '(')
-        .next()
-        .unwrap_or("")
-        .to_ascii_uppercase();
-    if !matches!(first.as_str(), "SELECT" | "WITH" | "VALUES" | "") || query.trim().is_empty() {
-        return plan_err!(
-            "{function} argument 2 (query) must be a query starting with SELECT, WITH or VALUES, got {query:?}"
-        );
-    }
-    futures::executor::block_on(state.create_logical_plan(query))
-        .map_err(|e| e.context(format!("{function} could not plan its query")))
-}
