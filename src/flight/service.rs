@@ -147,7 +147,7 @@ impl EcomsqlFlightService {
     }
 
     /// Plans `stmt` the rest of the way, on the executor like [`Self::plan`].
-    async fn into_planned(&self, stmt: LogicalStatement) -> datafusion::error::Result<Planned> {
+    async fn finish_planning(&self, stmt: LogicalStatement) -> datafusion::error::Result<Planned> {
         let ctx = self.ctx.clone();
         self.executor
             .run(async move { stmt.into_planned(&ctx).await })
@@ -161,7 +161,10 @@ impl EcomsqlFlightService {
         stmt: LogicalStatement,
         descriptor: FlightDescriptor,
     ) -> Result<FlightInfo, Status> {
-        let planned = self.into_planned(stmt).await.map_err(|e| to_status(&e))?;
+        let planned = self
+            .finish_planning(stmt)
+            .await
+            .map_err(|e| to_status(&e))?;
         let schema = advertised_schema(planned.schema());
         let id = self.tickets.insert(&caller.user, planned)?;
         let ticket = TicketStatementQuery {
@@ -184,7 +187,7 @@ impl EcomsqlFlightService {
     async fn run_update(&self, caller: &Caller, stmt: LogicalStatement) -> Result<i64, Status> {
         let started = Instant::now();
         let kind = stmt.kind();
-        let planned = match self.into_planned(stmt).await {
+        let planned = match self.finish_planning(stmt).await {
             Ok(p) => p,
             Err(e) => {
                 let s = to_status(&e);
