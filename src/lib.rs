@@ -80,14 +80,15 @@ pub fn build_session(config: &Config) -> Result<SessionContext> {
         config.state_dir.join("models"),
     ));
     let mut session_config = session_config.with_extension(Arc::clone(&registry));
-    session_config
-        .options_mut()
-        .extensions
-        .insert(session_options::SessionOptions::default());
+    session_config.options_mut().extensions.insert(
+        session_options::SessionOptions::for_memory_limit(config.memory_limit),
+    );
     let state = SessionStateBuilder::new()
         .with_config(session_config)
         .with_runtime_env(runtime.build_arc()?)
         .with_default_features()
+        // DataFusion's physical rules, after one that makes integer arithmetic checked.
+        .with_physical_optimizer_rules(ecomsql_udfs::rewrite::physical_optimizer_rules())
         .with_physical_optimizer_rule(Arc::new(int_group_by::IntKeyAggregation))
         .with_physical_optimizer_rule(Arc::new(yielding_joins::YieldingJoins))
         .build();

@@ -11,7 +11,8 @@
 //! | models | [`ml`], [`model`], [`propensity`] | `predict_label`, `predict_proba`, `predict_label_probs`; tables `ml_predict`, `ml_evaluate`, `ml_model_info`, `ml_feature_importance`, `ml_explain_predict`, `ml_roc_curve`, `ml_lift_table`; the [`model::ModelStore`] trait, artifacts, training; kernels: logistic regression (dense or sparse CSR rows), boosted trees |
 //! | metrics | [`metrics`] | `roc_auc`, `pr_auc`, `log_loss`, `lift_at` (exact aggregates); clustering quality kernels (silhouette, Davies–Bouldin) |
 //! | sentiment | [`sentiment`] | `sentiment`, `sentiment_label`, `sentiment_explain`; the `text_classifier` model type's kernels (hashed n-grams, fit/predict) |
-//! | plan rewrites | [`rewrite`] | optimizer rule: `timestamp ± INTERVAL 'n days'` as a fixed duration |
+//! | plan rewrites | [`rewrite`] | optimizer rule: `timestamp ± INTERVAL 'n days'` as a fixed duration; integer `+ - *` that fails on overflow (an analyzer rule for constants, a physical rule that must run first: [`rewrite::physical_optimizer_rules`]) |
+//! | safety | [`safety`] | `sum` that fails on integer overflow; size guards on `repeat`, `lpad`, `rpad`, `array_repeat`, `array_resize`, `range`, `generate_series`, `replace`, `regexp_replace` (setting `ecomsql.max_value_bytes`) |
 //!
 //! Model-backed functions take the session's [`model::ModelStore`] from [`register_all`] and
 //! look models up by name when a query runs.
@@ -42,6 +43,7 @@ pub mod model;
 pub mod propensity;
 pub mod query_arg;
 pub mod rewrite;
+pub mod safety;
 pub mod segments;
 pub mod sentiment;
 
@@ -131,7 +133,9 @@ pub fn all_function_docs() -> Vec<FunctionHelp> {
 }
 
 /// Registers every ecomsql function into `ctx`; model-backed functions read models from
-/// `store` (pass `Arc::new(model::NoModelStore)` for a session without models).
+/// `store` (pass `Arc::new(model::NoModelStore)` for a session without models). Checked
+/// integer arithmetic at run time also needs the session built with
+/// [`rewrite::physical_optimizer_rules`].
 pub fn register_all(ctx: &SessionContext, store: Arc<dyn ModelStore>) {
     for f in all_scalar_udfs(&store) {
         ctx.register_udf(f.as_ref().clone());
@@ -148,4 +152,8 @@ pub fn register_all(ctx: &SessionContext, store: Arc<dyn ModelStore>) {
     for rule in rewrite::all_optimizer_rules() {
         ctx.add_optimizer_rule(rule);
     }
+    for rule in rewrite::all_analyzer_rules() {
+        ctx.add_analyzer_rule(rule);
+    }
+    safety::register(ctx);
 }
