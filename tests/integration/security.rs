@@ -203,6 +203,18 @@ async fn statements_that_killed_the_server_fail_alone() {
         let one = sql(&mut reader, "SELECT 1").await.unwrap();
         assert_eq!(one[0].num_rows(), 1);
     }
+    // Functions that would build a huge value check its size first.
+    for stmt in [
+        "SELECT array_repeat(1, 2000000000)",
+        "SELECT repeat('x', 2147483647)",
+        "SELECT lpad('x', 2000000000)",
+        "SELECT length(repeat(repeat('x', 100000), 100000))",
+    ] {
+        let err = sql(&mut reader, stmt).await.unwrap_err().to_string();
+        assert!(err.contains("would build a value of"), "{stmt}: {err}");
+        let one = sql(&mut reader, "SELECT 1").await.unwrap();
+        assert_eq!(one[0].num_rows(), 1);
+    }
     // A statement past the size limit is refused (by the limit or by the transport's).
     let long = format!("SELECT '{}'", "x".repeat(5 * 1024 * 1024));
     assert!(sql(&mut reader, &long).await.is_err());
