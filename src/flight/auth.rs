@@ -5,16 +5,29 @@
 //! random, kept in memory, and expire after the configured time. With no users configured the
 //! server is open (every caller is the `admin` "anonymous"), which `serve` allows on loopback
 //! only. Time comes from a [`Clock`] so tests can expire tokens without waiting.
+//!
+//! Logins are built to withstand being attacked:
+//! - Basic credentials are accepted as base64 with or without `=` padding (the ADBC Go driver
+//!   sends them unpadded; RFC 7617 clients pad).
+//! - An argon2 check costs ~19 MiB and tens of milliseconds of one core on purpose, so at most
+//!   [`LoginLimits::running`] run at once and [`LoginLimits::queued`] more wait; a login beyond
+//!   that is refused at once with `RESOURCE_EXHAUSTED` instead of piling up threads and memory
+//!   (100 concurrent bad logins used to take the server from 250 MB to 9.6 GB).
+//! - An unknown user name costs the same as a wrong password: it is checked against a dummy
+//!   hash with the same parameters, through the same queue, so names cannot be enumerated by
+//!   timing.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{Output, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::{STANDARD_NO_PAD_INDIFFERENT, URL_SAFE_NO_PAD};
 use rand::RngCore;
+use tokio::sync::Semaphore;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
@@ -100,6 +113,25 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
         .to_string())
 }
 
+/// A PHC string with the algorithm, version and parameters of `like` but a random salt and a
+/// random output: checking any password against it costs exactly what checking against `like`
+/// costs, and never succeeds (the output would have to be guessed, 2^-256). Unknown user names
+/// are checked against it so that they take as long as a wrong password.
+fn dummy_hash_like(like: &str) -> Result<String, argon2::password_hash::Error> {
+    let like = PasswordHash::new(like)?;
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    let mut output = vec![0u8; like.hash.map_or(32, |o| o.len())];
+    rand::rngs::OsRng.fill_bytes(&mut output);
+    Ok(PasswordHash {
+        algorithm: like.algorithm,
+        version: like.version,
+        params: like.params.clone(),
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&output)?),
+    }
+    .to_string())
+}
+
 fn verify_password(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash)
         .map(|h| {
@@ -125,20 +157,140 @@ struct Session {
     expires: Instant,
 }
 
+/// How many password checks may run and wait at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// Argon2 checks running at once (each holds ~19 MiB and a core for tens of milliseconds).
+    pub running: usize,
+    /// Logins waiting for a check beyond those; more are refused with `RESOURCE_EXHAUSTED`.
+    pub queued: usize,
+}
+
+impl Default for LoginLimits {
+    /// One check per core, and 32 per core waiting. A waiting login costs next to nothing, so
+    /// the queue is long enough for a burst of honest logins (a dashboard or a pool opening its
+    /// 16 connections at once) and short enough that the last in it waits about half a second
+    /// (a check takes ~15 ms in a release build); a flood beyond it is refused.
+    fn default() -> Self {
+        let cores = crate::config::cores().max(1);
+        Self {
+            running: cores,
+            queued: 32 * cores,
+        }
+    }
+}
+
+/// The bounded queue in front of argon2, and what it has done (read by tests).
+#[derive(Debug)]
+struct PasswordChecks {
+    limits: LoginLimits,
+    slots: Arc<Semaphore>,
+    /// Logins admitted and not yet finished (running or waiting).
+    admitted: Arc<AtomicUsize>,
+    /// Checks running now, the most ever running at once, and all checks done.
+    running: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+    done: Arc<AtomicU64>,
+}
+
+/// A place in the login queue; gives it back when dropped.
+struct Admission(Arc<AtomicUsize>);
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl PasswordChecks {
+    fn new(limits: LoginLimits) -> Self {
+        let limits = LoginLimits {
+            running: limits.running.max(1),
+            queued: limits.queued,
+        };
+        Self {
+            limits,
+            slots: Arc::new(Semaphore::new(limits.running)),
+            admitted: Arc::default(),
+            running: Arc::default(),
+            peak: Arc::default(),
+            done: Arc::default(),
+        }
+    }
+
+    /// Checks `password` against `hash` on a blocking thread once a slot is free; refuses at
+    /// once when the running and waiting places are all taken. The place and the slot are held
+    /// until the check itself ends, even if the client gives up, so the bound is on real work.
+    async fn verify(&self, hash: String, password: String) -> Result<bool, Status> {
+        let capacity = self.limits.running + self.limits.queued;
+        let before = self.admitted.fetch_add(1, Ordering::SeqCst);
+        let admission = Admission(Arc::clone(&self.admitted));
+        if before >= capacity {
+            return Err(Status::resource_exhausted(format!(
+                "too many logins at once ({} being checked, {} waiting): try again shortly",
+                self.limits.running, self.limits.queued
+            )));
+        }
+        let slot = Arc::clone(&self.slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| Status::unavailable("the server is shutting down"))?;
+        let (running, peak, done) = (
+            Arc::clone(&self.running),
+            Arc::clone(&self.peak),
+            Arc::clone(&self.done),
+        );
+        tokio::task::spawn_blocking(move || {
+            let _held = (admission, slot);
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            let ok = verify_password(&hash, &password);
+            running.fetch_sub(1, Ordering::SeqCst);
+            done.fetch_add(1, Ordering::SeqCst);
+            ok
+        })
+        .await
+        .map_err(|e| Status::internal(format!("password check failed: {e}")))
+    }
+}
+
 /// Logs users in and checks tokens.
 #[derive(Debug)]
 pub struct Authenticator {
     users: HashMap<String, User>,
+    /// What an unknown user name is checked against (see [`dummy_hash_like`]).
+    dummy_hash: String,
+    checks: PasswordChecks,
     ttl: Duration,
     clock: Arc<dyn Clock>,
     sessions: Mutex<HashMap<String, Session>>,
 }
 
 impl Authenticator {
-    /// Checks logins against `users`; tokens live for `ttl` by `clock`.
+    /// Checks logins against `users`; tokens live for `ttl` by `clock`; password checks are
+    /// bounded by the default [`LoginLimits`].
     pub fn new(users: &[User], ttl: Duration, clock: Arc<dyn Clock>) -> Self {
+        Self::with_limits(users, ttl, clock, LoginLimits::default())
+    }
+
+    /// As [`Authenticator::new`], with password checks bounded by `limits`.
+    pub fn with_limits(
+        users: &[User],
+        ttl: Duration,
+        clock: Arc<dyn Clock>,
+        limits: LoginLimits,
+    ) -> Self {
+        // Unknown names cost what the first configured user's hash costs (hashes made by
+        // `ecomsql hash-password` all share the default parameters). `User::new` checked the
+        // PHC string, so this only fails with no users, when nobody is checked at all.
+        let dummy_hash = users
+            .first()
+            .and_then(|u| dummy_hash_like(&u.password_hash).ok())
+            .unwrap_or_default();
         Self {
             users: users.iter().map(|u| (u.name.clone(), u.clone())).collect(),
+            dummy_hash,
+            checks: PasswordChecks::new(limits),
             ttl,
             clock,
             sessions: Mutex::new(HashMap::new()),
@@ -158,7 +310,9 @@ impl Authenticator {
     }
 
     /// The handshake: checks the `authorization: Basic …` header and returns a new token with
-    /// the caller. Password checks run on a blocking thread (argon2 is slow on purpose).
+    /// the caller. Password checks run on a blocking thread (argon2 is slow on purpose), a
+    /// bounded number at once; an unknown user is checked against the dummy hash so that it
+    /// is refused no faster than a wrong password.
     pub async fn login(&self, metadata: &MetadataMap) -> Result<(String, Caller), Status> {
         let caller = match basic_credentials(metadata)? {
             None if self.is_open() => Self::anonymous(),
@@ -169,18 +323,15 @@ impl Authenticator {
             }
             Some(_) if self.is_open() => Self::anonymous(),
             Some((name, password)) => {
-                let refused = || Status::unauthenticated("invalid user name or password");
-                let user = self.users.get(&name).cloned().ok_or_else(refused)?;
-                let hash = user.password_hash.clone();
-                let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
-                    .await
-                    .map_err(|e| Status::internal(format!("password check failed: {e}")))?;
-                if !ok {
-                    return Err(refused());
-                }
-                Caller {
-                    user: user.name,
-                    role: user.role,
+                let user = self.users.get(&name);
+                let hash = user.map_or(&self.dummy_hash, |u| &u.password_hash).clone();
+                let ok = self.checks.verify(hash, password).await?;
+                match user {
+                    Some(user) if ok => Caller {
+                        user: user.name.clone(),
+                        role: user.role,
+                    },
+                    _ => return Err(Status::unauthenticated("invalid user name or password")),
                 }
             }
         };
@@ -251,7 +402,8 @@ fn basic_credentials(metadata: &MetadataMap) -> Result<Option<(String, String)>,
     let Some(encoded) = strip_scheme(value, "Basic") else {
         return Err(bad("expected Basic credentials for the handshake"));
     };
-    let decoded = STANDARD
+    // RFC 7617 pads; the ADBC Flight SQL (Go) driver does not: accept both.
+    let decoded = STANDARD_NO_PAD_INDIFFERENT
         .decode(encoded)
         .map_err(|_| bad("Basic credentials are not base64"))?;
     let text = String::from_utf8(decoded).map_err(|_| bad("Basic credentials are not UTF-8"))?;
@@ -264,12 +416,32 @@ fn basic_credentials(metadata: &MetadataMap) -> Result<Option<(String, String)>,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+    use std::task::Poll;
 
     fn basic(user: &str, pw: &str) -> MetadataMap {
+        basic_encoded(&STANDARD.encode(format!("{user}:{pw}")))
+    }
+
+    fn basic_encoded(encoded: &str) -> MetadataMap {
         let mut m = MetadataMap::new();
-        let v = format!("Basic {}", STANDARD.encode(format!("{user}:{pw}")));
+        let v = format!("Basic {encoded}");
         m.insert("authorization", v.parse().unwrap());
         m
+    }
+
+    /// A reader with an argon2 hash of `pw`.
+    fn reader(name: &str, pw: &str) -> User {
+        User::new(name, &hash_password(pw).unwrap(), Role::Reader).unwrap()
+    }
+
+    fn authenticator(users: &[User], limits: LoginLimits) -> Authenticator {
+        Authenticator::with_limits(
+            users,
+            Duration::from_secs(60),
+            Arc::new(SystemClock),
+            limits,
+        )
     }
 
     fn bearer(token: &str) -> MetadataMap {
@@ -313,5 +485,146 @@ mod tests {
         assert!(a.starts_with("$argon2id$"));
         assert!(verify_password(&a, "pw") && !verify_password(&a, "pW"));
         assert!(User::new("x", "plain-text", Role::Admin).is_err());
+    }
+
+    #[tokio::test]
+    async fn basic_credentials_padded_or_not_for_every_length_mod_3() {
+        // "bob:pw_reader" (13 bytes) is what the ADBC driver failed to log in with.
+        let users = [
+            ("rita", "atir"),
+            ("bob", "pw_reader"),
+            ("dave", "pw_reader"),
+        ];
+        let lengths: Vec<usize> = users
+            .iter()
+            .map(|(u, p)| (u.len() + 1 + p.len()) % 3)
+            .collect();
+        assert_eq!(lengths, [0, 1, 2]);
+        let hashed: Vec<User> = users.iter().map(|(u, p)| reader(u, p)).collect();
+        let auth = authenticator(&hashed, LoginLimits::default());
+        for (user, pw) in users {
+            let text = format!("{user}:{pw}");
+            for encoded in [STANDARD.encode(&text), STANDARD_NO_PAD.encode(&text)] {
+                let got = basic_credentials(&basic_encoded(&encoded)).unwrap();
+                assert_eq!(got, Some((user.to_string(), pw.to_string())), "{encoded}");
+                let (_, caller) = auth.login(&basic_encoded(&encoded)).await.unwrap();
+                assert_eq!(caller.user, user, "{encoded}");
+            }
+        }
+        for garbage in ["not base64!", "Ym9i=OnB3", "Y"] {
+            let err = basic_credentials(&basic_encoded(garbage)).unwrap_err();
+            assert_eq!(err.code(), tonic::Code::InvalidArgument, "{garbage}");
+            assert!(err.message().contains("not base64"), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_user_costs_a_password_check() {
+        let auth = authenticator(&[reader("ann", "pw")], LoginLimits::default());
+        let checks = || auth.checks.done.load(Ordering::SeqCst);
+        let unknown = auth.login(&basic("nobody", "pw")).await.unwrap_err();
+        assert_eq!(
+            checks(),
+            1,
+            "the unknown user was checked against the dummy hash"
+        );
+        let wrong = auth.login(&basic("ann", "nope")).await.unwrap_err();
+        assert_eq!(checks(), 2);
+        // Both are refused alike.
+        assert_eq!(unknown.code(), wrong.code());
+        assert_eq!(unknown.message(), wrong.message());
+        auth.login(&basic("ann", "pw")).await.unwrap();
+        assert_eq!(checks(), 3);
+    }
+
+    #[test]
+    fn dummy_hash_has_the_users_parameters_and_matches_nothing() {
+        let real = hash_password("pw").unwrap();
+        let dummy = dummy_hash_like(&real).unwrap();
+        let (r, d) = (
+            PasswordHash::new(&real).unwrap(),
+            PasswordHash::new(&dummy).unwrap(),
+        );
+        assert_eq!((r.algorithm, r.version), (d.algorithm, d.version));
+        assert_eq!(r.params, d.params);
+        assert_eq!(r.hash.unwrap().len(), d.hash.unwrap().len());
+        assert_ne!(r.salt, d.salt);
+        for pw in ["pw", "", "nope"] {
+            assert!(!verify_password(&dummy, pw));
+        }
+        // An unparsable hash (never one from `User::new`) is an error, not a panic.
+        assert!(dummy_hash_like("plain").is_err());
+    }
+
+    #[tokio::test]
+    async fn password_checks_are_bounded_and_the_rest_refused() {
+        let limits = LoginLimits {
+            running: 2,
+            queued: 3,
+        };
+        let auth = authenticator(&[reader("ann", "pw")], limits);
+        // Hold every check slot so the flood piles up where the test can see it.
+        let held = Arc::clone(&auth.checks.slots)
+            .acquire_many_owned(2)
+            .await
+            .unwrap();
+        let bad = basic("ann", "wrong");
+        let mut flood: Vec<_> = (0..40).map(|_| Box::pin(auth.login(&bad))).collect();
+        let mut waiting = Vec::new();
+        let mut refused = 0;
+        for mut login in flood.drain(..) {
+            match futures::poll!(login.as_mut()) {
+                Poll::Pending => waiting.push(login),
+                Poll::Ready(Err(e)) => {
+                    assert_eq!(e.code(), tonic::Code::ResourceExhausted, "{e}");
+                    assert!(e.message().contains("too many logins"), "{e}");
+                    refused += 1;
+                }
+                Poll::Ready(Ok(_)) => panic!("a wrong password logged in"),
+            }
+        }
+        assert_eq!((waiting.len(), refused), (5, 35));
+        assert_eq!(auth.checks.admitted.load(Ordering::SeqCst), 5);
+        // Meanwhile a correct login is refused too (the queue is full), not queued unbounded.
+        let busy = auth.login(&basic("ann", "pw")).await.unwrap_err();
+        assert_eq!(busy.code(), tonic::Code::ResourceExhausted);
+
+        drop(held);
+        for e in futures::future::join_all(waiting).await {
+            assert_eq!(e.unwrap_err().code(), tonic::Code::Unauthenticated);
+        }
+        assert_eq!(auth.checks.done.load(Ordering::SeqCst), 5);
+        assert!(auth.checks.peak.load(Ordering::SeqCst) <= 2);
+        assert_eq!(auth.checks.admitted.load(Ordering::SeqCst), 0);
+        // Once the flood is over a correct login goes through.
+        auth.login(&basic("ann", "pw")).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_bad_logins_never_run_more_checks_than_allowed() {
+        let limits = LoginLimits {
+            running: 2,
+            queued: 6,
+        };
+        let auth = Arc::new(authenticator(&[reader("ann", "pw")], limits));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..60 {
+            let auth = Arc::clone(&auth);
+            let user = if i % 2 == 0 { "ann" } else { "nobody" };
+            tasks.spawn(async move { auth.login(&basic(user, "wrong")).await });
+        }
+        let (mut refused, mut busy) = (0, 0);
+        while let Some(r) = tasks.join_next().await {
+            match r.unwrap().unwrap_err().code() {
+                tonic::Code::Unauthenticated => refused += 1,
+                tonic::Code::ResourceExhausted => busy += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(refused + busy, 60);
+        assert_eq!(auth.checks.done.load(Ordering::SeqCst), refused);
+        let peak = auth.checks.peak.load(Ordering::SeqCst);
+        assert!((1..=2).contains(&peak), "peak {peak} checks at once");
+        auth.login(&basic("ann", "pw")).await.unwrap();
     }
 }

@@ -1027,7 +1027,27 @@ async fn adbc_python_client() {
     let ctx = session(shop()).await;
     let users_total = scalar_i64(&ctx, "SELECT count(*) FROM users").await;
     let over_30 = scalar_i64(&ctx, "SELECT count(*) FROM users WHERE age > 30").await;
-    let server = TestServer::start(ctx, config(FlightLayer::default())).await;
+    // The driver sends Basic credentials unpadded: log in with "user:password" of every length
+    // mod 3 ("rita:atir" 0, "bob:pw_reader" 1, "dave:pw_reader" 2).
+    let logins = [
+        ("rita", password("rita")),
+        ("bob", "pw_reader".into()),
+        ("dave", "pw_reader".into()),
+    ];
+    let mut cfg = config(FlightLayer::default());
+    for (name, pw) in &logins[1..] {
+        cfg.users
+            .push(User::new(name, &hash_password(pw).unwrap(), Role::Reader).unwrap());
+    }
+    let logins_json = format!(
+        "[{}]",
+        logins
+            .iter()
+            .map(|(u, p)| format!("[\"{u}\", \"{p}\"]"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let server = TestServer::start(ctx, cfg).await;
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/flight_adbc.py");
     let uri = format!("grpc://{}", server.addr);
@@ -1036,6 +1056,7 @@ async fn adbc_python_client() {
         .env("ECOMSQL_FLIGHT_URI", &uri)
         .env("ECOMSQL_FLIGHT_USER", "rita")
         .env("ECOMSQL_FLIGHT_PASSWORD", password("rita"))
+        .env("ECOMSQL_FLIGHT_LOGINS", logins_json)
         .env("ECOMSQL_EXPECT_USERS", users_total.to_string())
         .env("ECOMSQL_EXPECT_OVER_30", over_30.to_string());
     let out = tokio::task::spawn_blocking(move || cmd.output())
@@ -1049,6 +1070,42 @@ async fn adbc_python_client() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("fetched 1000000 rows as Arrow"), "{stdout}");
+    for n in 0..3 {
+        let line = format!("(length mod 3 = {n}) logs in and queries");
+        assert!(stdout.contains(&line), "{line} missing from:\n{stdout}");
+    }
+    server.stop().await;
+}
+
+/// A flood of concurrent logins with a real user name or an unknown one and a wrong password:
+/// each is answered, as a wrong password or as "too many logins" (the server checks a bounded
+/// number at once, see `flight::auth`), and a correct login and a query still work after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_bad_logins_is_answered_and_real_logins_still_work() {
+    let server = TestServer::start(session(shop()).await, config(FlightLayer::default())).await;
+    let channel = server.channel().await;
+    let mut flood = tokio::task::JoinSet::new();
+    for i in 0..100 {
+        let mut c = FlightSqlServiceClient::new(channel.clone());
+        let user = if i % 2 == 0 { "rita" } else { "nobody" };
+        flood.spawn(async move { c.handshake(user, "wrong").await });
+    }
+    let (mut wrong, mut busy) = (0, 0);
+    while let Some(r) = flood.join_next().await {
+        let err = r.unwrap().expect_err("a wrong password logged in");
+        let text = err.to_string();
+        if text.contains("invalid user name or password") {
+            wrong += 1;
+        } else if text.contains("too many logins") {
+            busy += 1;
+        } else {
+            panic!("unexpected login error: {text}");
+        }
+    }
+    assert_eq!(wrong + busy, 100);
+    let mut c = server.login("rita").await;
+    let got = sql(&mut c, "SELECT 3 AS x").await.unwrap();
+    assert_eq!(int_at(&got, 0), 3);
     server.stop().await;
 }
 

@@ -1,11 +1,14 @@
 """A real external client against `ecomsql serve`: the ADBC Flight SQL driver from PyPI.
 
 Run by tests/integration/flight.rs (adbc_python_client) with the server's address and a user in
-the environment: ECOMSQL_FLIGHT_URI, ECOMSQL_FLIGHT_USER, ECOMSQL_FLIGHT_PASSWORD and the
-expected answers ECOMSQL_EXPECT_USERS, ECOMSQL_EXPECT_OVER_30. Exits non-zero with a message on
+the environment: ECOMSQL_FLIGHT_URI, ECOMSQL_FLIGHT_USER, ECOMSQL_FLIGHT_PASSWORD, the
+expected answers ECOMSQL_EXPECT_USERS, ECOMSQL_EXPECT_OVER_30, and ECOMSQL_FLIGHT_LOGINS: a JSON
+list of [user, password] pairs that must each log in (the driver base64-encodes "user:password"
+without padding, so the test gives one of each length mod 3). Exits non-zero with a message on
 the first check that fails; prints one line per check.
 """
 
+import json
 import os
 import sys
 
@@ -22,22 +25,50 @@ def check(cond, what):
     print(f"ok: {what}")
 
 
+def connect(uri, user, password):
+    return flightsql.connect(
+        uri,
+        db_kwargs={
+            DatabaseOptions.USERNAME.value: user,
+            DatabaseOptions.PASSWORD.value: password,
+        },
+    )
+
+
+def check_login(uri, user, password):
+    """A wrong password is refused as such (not as malformed credentials); the right one works."""
+    n = len(f"{user}:{password}") % 3
+    # "-wrong" is 6 characters: the wrong credentials have the same length mod 3.
+    try:
+        with connect(uri, user, password + "-wrong") as bad:
+            with bad.cursor() as cur:
+                cur.execute("SELECT 1")
+                cur.fetchall()
+        check(False, f"{user}: a wrong password is refused")
+    except Exception as e:  # the driver raises its own error types
+        check("invalid user name or password" in str(e), f"{user} (length mod 3 = {n}): a wrong password is refused ({e})")
+    with connect(uri, user, password) as conn:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 7 AS seven")
+            check(cur.fetchall() == [(7,)], f"{user} (length mod 3 = {n}) logs in and queries")
+
+
 def main():
     uri = os.environ["ECOMSQL_FLIGHT_URI"]
     user = os.environ["ECOMSQL_FLIGHT_USER"]
     password = os.environ["ECOMSQL_FLIGHT_PASSWORD"]
     expect_users = int(os.environ["ECOMSQL_EXPECT_USERS"])
     expect_over_30 = int(os.environ["ECOMSQL_EXPECT_OVER_30"])
+    logins = json.loads(os.environ["ECOMSQL_FLIGHT_LOGINS"])
+
+    lengths = sorted({len(f"{u}:{p}") % 3 for u, p in logins})
+    check(lengths == [0, 1, 2], f"logins cover every length mod 3 ({lengths})")
+    for u, p in logins:
+        check_login(uri, u, p)
 
     # A wrong password is refused at connect time.
     try:
-        with flightsql.connect(
-            uri,
-            db_kwargs={
-                DatabaseOptions.USERNAME.value: user,
-                DatabaseOptions.PASSWORD.value: password + "-wrong",
-            },
-        ) as bad:
+        with connect(uri, user, password + "-wrong") as bad:
             with bad.cursor() as cur:
                 cur.execute("SELECT 1")
                 cur.fetchall()
@@ -45,13 +76,7 @@ def main():
     except Exception as e:  # the driver raises its own error types
         check("password" in str(e).lower() or "unauth" in str(e).lower(), f"a wrong password is refused ({type(e).__name__})")
 
-    with flightsql.connect(
-        uri,
-        db_kwargs={
-            DatabaseOptions.USERNAME.value: user,
-            DatabaseOptions.PASSWORD.value: password,
-        },
-    ) as conn:
+    with connect(uri, user, password) as conn:
         objects = conn.adbc_get_objects(depth="all").read_all().to_pylist()
         tables = {}
         for catalog in objects:
