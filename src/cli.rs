@@ -298,19 +298,17 @@ fn serve(config: &crate::Config, listen: Option<String>) -> Result<(), AppError>
             message: e.to_string(),
         })?;
     rt.block_on(async {
+        // Refuse a bad or unsafe address first: before the data loads, anything binds or the
+        // address is announced.
+        let addr = listen.unwrap_or_else(|| config.flight.listen.clone());
+        let listen = crate::flight::ListenAddr::check(&addr, &config.flight).await?;
         let (ctx, catalog) = crate::open(config).await?;
         let mut err = std::io::stderr();
         for e in &catalog.errors {
             let _ = writeln!(err, "Warning: {e}");
         }
-        let addr = listen.unwrap_or_else(|| config.flight.listen.clone());
-        let listener = tokio::net::TcpListener::bind(&addr)
-            .await
-            .map_err(|e| AppError::Io {
-                path: addr.clone().into(),
-                message: format!("cannot listen: {e}"),
-            })?;
         let server = crate::flight::Server::new(ctx, &config.flight)?;
+        let listener = listen.bind().await?;
         let bound = listener.local_addr().map_or(addr, |a| a.to_string());
         let scheme = if config.flight.tls.is_some() {
             "grpc+tls"

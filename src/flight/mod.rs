@@ -18,7 +18,9 @@
 //! while large queries keep the cores busy.
 //!
 //! [`Server::run`] takes a bound listener and a shutdown future, so tests bind port 0 and stop
-//! the server through a channel.
+//! the server through a channel. `serve` gets its listener from [`ListenAddr`]: the address is
+//! resolved and checked (an open server stays on loopback) before anything binds, so a refused
+//! server never held a port or announced an address.
 
 pub mod auth;
 pub mod errors;
@@ -31,6 +33,7 @@ pub mod service;
 pub mod tickets;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,13 +67,65 @@ pub enum ServeError {
         "refusing to listen on {0} without users: configure [[flight.users]] in ecomsql.toml, \
          or listen on 127.0.0.1"
     )]
-    OpenNonLoopback(std::net::SocketAddr),
+    OpenNonLoopback(SocketAddr),
+    /// The address could not be resolved or bound.
+    #[error("cannot listen on {addr}: {message}")]
+    Listen {
+        /// The address as given.
+        addr: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The service could not be set up.
     #[error("{0}")]
     Setup(String),
     /// The transport failed.
     #[error("flight server: {0}")]
     Transport(String),
+}
+
+/// Where the server will listen: the address resolved and checked, not yet bound.
+#[derive(Debug, Clone)]
+pub struct ListenAddr {
+    text: String,
+    addrs: Vec<SocketAddr>,
+}
+
+impl ListenAddr {
+    /// Resolves `addr` (`HOST:PORT`) and refuses it, before anything binds, when the server
+    /// would be open (no users in `config`) and any of its addresses is beyond loopback.
+    pub async fn check(addr: &str, config: &FlightConfig) -> Result<Self, ServeError> {
+        let listen_error = |message: String| ServeError::Listen {
+            addr: addr.to_string(),
+            message,
+        };
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr)
+            .await
+            .map_err(|e| listen_error(e.to_string()))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(listen_error("the name has no addresses".to_string()));
+        }
+        if config.users.is_empty()
+            && let Some(wide) = addrs.iter().find(|a| !a.ip().is_loopback())
+        {
+            return Err(ServeError::OpenNonLoopback(*wide));
+        }
+        Ok(Self {
+            text: addr.to_string(),
+            addrs,
+        })
+    }
+
+    /// Binds the first of the addresses that can be bound.
+    pub async fn bind(&self) -> Result<TcpListener, ServeError> {
+        TcpListener::bind(&self.addrs[..])
+            .await
+            .map_err(|e| ServeError::Listen {
+                addr: self.text.clone(),
+                message: e.to_string(),
+            })
+    }
 }
 
 /// A configured Flight SQL server, ready to [`Server::run`].

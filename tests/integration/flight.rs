@@ -1109,6 +1109,63 @@ async fn a_flood_of_bad_logins_is_answered_and_real_logins_still_work() {
     server.stop().await;
 }
 
+/// `serve` with no users refuses an address beyond loopback before it binds or announces
+/// anything. 192.0.2.1 (TEST-NET-1) is on no interface here, so binding it would fail: the
+/// refusal naming users, not "cannot listen", shows the check comes first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_serve_refuses_a_wide_address_before_binding() {
+    use ecomsql::flight::{ListenAddr, ServeError};
+    let open = FlightLayer::default().check().unwrap();
+    for addr in ["0.0.0.0:0", "192.0.2.1:0"] {
+        let err = ListenAddr::check(addr, &open).await.unwrap_err();
+        assert!(
+            matches!(err, ServeError::OpenNonLoopback(_)),
+            "{addr}: {err}"
+        );
+    }
+    // With users the same address passes the check, and binding it is what fails.
+    let with_users = config(FlightLayer::default());
+    let unbindable = ListenAddr::check("192.0.2.1:0", &with_users).await.unwrap();
+    let err = unbindable.bind().await.unwrap_err();
+    assert!(
+        err.to_string().contains("cannot listen on 192.0.2.1:0"),
+        "{err}"
+    );
+    let loopback = ListenAddr::check("127.0.0.1:0", &open).await.unwrap();
+    assert!(
+        loopback
+            .bind()
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .ip()
+            .is_loopback()
+    );
+
+    // The binary: refused, and nothing announced.
+    let state = temp_dir("flight-serve-open");
+    for addr in ["0.0.0.0:0", "192.0.2.1:0"] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ecomsql"));
+        cmd.args(["serve", "--flight", addr, "--data"])
+            .arg(shop())
+            .arg("--state-dir")
+            .arg(state.path());
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await
+            .unwrap()
+            .expect("run ecomsql serve");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{addr}: {stderr}");
+        assert!(stderr.contains("without users"), "{addr}: {stderr}");
+        assert!(!stderr.contains("grpc://"), "{addr} announced: {stderr}");
+        assert!(
+            !stderr.contains("cannot listen"),
+            "{addr} tried to bind: {stderr}"
+        );
+    }
+}
+
 /// The binary: `ecomsql serve --flight 127.0.0.1:0` announces its address, answers a query,
 /// logs one line for it, and exits 0 on SIGTERM.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
