@@ -12,6 +12,9 @@
 //!   `v*.model` visible.
 //! - **Concurrent writers**: two processes saving the same model race only on the hard link;
 //!   the loser retries with the next number, so both versions land and the registry stays valid.
+//!   Creating a model that must not exist yet ([`ModelRegistry::save_first`], for plain `CREATE
+//!   MODEL` and `IF NOT EXISTS`) is decided by the same hard link: only one writer can create a
+//!   model's first version, the others are told it exists and write nothing.
 //! - **Reading**: the latest version of a model is cached with its folder's modification time;
 //!   every lookup checks that time (one `stat`), so a version written or dropped by any process
 //!   is seen at once, and the folder is listed again only when it changed. Parsed models are
@@ -42,6 +45,15 @@ pub struct ModelSummary {
     pub versions: usize,
     /// The latest version, or why it could not be read.
     pub latest: std::result::Result<Arc<Model>, String>,
+}
+
+/// What a save did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saved {
+    /// This version was written.
+    Created(u32),
+    /// Nothing was written: the model already exists, with this latest version.
+    Exists(u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,7 +188,22 @@ impl ModelRegistry {
     }
 
     /// Writes `model` as the next version of its name and returns that version.
-    pub fn save(&self, mut model: Model) -> Result<u32> {
+    pub fn save(&self, model: Model) -> Result<u32> {
+        match self.write_version(model, false)? {
+            Saved::Created(v) | Saved::Exists(v) => Ok(v),
+        }
+    }
+
+    /// Writes `model` as the first version of its name, unless the model has a version already
+    /// (or another writer creates one first): then nothing is written and the latest version is
+    /// returned as [`Saved::Exists`]. The check and the write are one atomic step (the hard link
+    /// of the version file), so of two processes creating the same model at once exactly one
+    /// succeeds.
+    pub fn save_first(&self, model: Model) -> Result<Saved> {
+        self.write_version(model, true)
+    }
+
+    fn write_version(&self, mut model: Model, first_only: bool) -> Result<Saved> {
         validate_model_name(&model.name)?;
         let dir = self.model_dir(&model.name);
         fs::create_dir_all(&dir).map_err(|e| io_error(&dir, "cannot create", e))?;
@@ -188,16 +215,21 @@ impl ModelRegistry {
         ));
         let result = (|| {
             loop {
-                let version = self.versions(&model.name)?.last().copied().unwrap_or(0) + 1;
+                let latest = self.versions(&model.name)?.last().copied();
+                if first_only && let Some(latest) = latest {
+                    return Ok(Saved::Exists(latest));
+                }
+                let version = latest.unwrap_or(0) + 1;
                 model.version = version;
                 write_synced(&tmp, &encode(&model))?;
                 let target = dir.join(version_file_name(version));
                 match fs::hard_link(&tmp, &target) {
                     Ok(()) => {
                         sync_dir(&dir)?;
-                        return Ok(version);
+                        return Ok(Saved::Created(version));
                     }
-                    // Another writer took this number first: try the next one.
+                    // Another writer took this number first: try the next one (or, for a
+                    // first version, report the model as existing on the next pass).
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                     Err(e) => return Err(io_error(&target, "cannot create", e)),
                 }

@@ -8,6 +8,10 @@
 //! - `OR REPLACE` trains a new version (older versions stay addressable as `name@N`);
 //! - `IF NOT EXISTS` does nothing when the model exists.
 //!
+//! "Exists" is checked before training (to save the work) and decided again by the registry's
+//! atomic write of the first version ([`ModelRegistry::save_first`]), so of two sessions or
+//! processes creating the same model at once only one writes a version.
+//!
 //! Dropping the result stream (Ctrl-C in the shell, a client going away) stops reading and
 //! makes the fit stop at its next iteration; nothing is written.
 
@@ -26,7 +30,7 @@ use ecomsql_udfs::model::train::{self, TrainStatus};
 
 use super::one_batch_stream;
 use super::parser::CreateModel;
-use crate::registry::ModelRegistry;
+use crate::registry::{ModelRegistry, Saved};
 
 static DOCUMENTATION: std::sync::LazyLock<datafusion::logical_expr::Documentation> =
     std::sync::LazyLock::new(|| {
@@ -187,9 +191,7 @@ impl CreatePlan {
                     return result_row(&name, latest, &options, "exists", None, None, None);
                 }
                 if !stmt.or_replace {
-                    return Err(DataFusionError::Plan(format!(
-                        "CREATE MODEL {name}: model {name} already exists (latest version {latest}); use CREATE OR REPLACE MODEL to train a new version, or DROP MODEL {name}"
-                    )));
+                    return Err(already_exists(&name, latest));
                 }
             }
             let mut guard = CancelOnDrop(Arc::clone(&status), false);
@@ -210,10 +212,27 @@ impl CreatePlan {
             let rows = model.training.rows_used;
             let seconds = model.training.seconds;
             let metric = model.metrics.get(key_metric).copied();
-            let version = tokio::task::spawn_blocking(move || registry.save(model))
-                .await
-                .map_err(|e| DataFusionError::External(Box::new(e)))??;
+            // Plain CREATE and IF NOT EXISTS decide whether the model exists again, atomically
+            // with the write: the check above only saves training time, and another process may
+            // have created the model while this one trained.
+            let or_replace = stmt.or_replace;
+            let saved = tokio::task::spawn_blocking(move || {
+                if or_replace {
+                    registry.save(model).map(Saved::Created)
+                } else {
+                    registry.save_first(model)
+                }
+            })
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))??;
             guard.1 = true;
+            let version = match saved {
+                Saved::Created(v) => v,
+                Saved::Exists(latest) if stmt.if_not_exists => {
+                    return result_row(&name, latest, &options, "exists", None, None, None);
+                }
+                Saved::Exists(latest) => return Err(already_exists(&name, latest)),
+            };
             result_row(
                 &name,
                 version,
@@ -225,6 +244,12 @@ impl CreatePlan {
             )
         }))
     }
+}
+
+fn already_exists(name: &str, latest: u32) -> DataFusionError {
+    DataFusionError::Plan(format!(
+        "CREATE MODEL {name}: model {name} already exists (latest version {latest}); use CREATE OR REPLACE MODEL to train a new version, or DROP MODEL {name}"
+    ))
 }
 
 fn result_row(

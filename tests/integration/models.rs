@@ -373,3 +373,104 @@ fn a_hand_edited_model_with_a_valid_checksum_is_an_error_not_a_panic() {
         }
     });
 }
+
+#[test]
+fn concurrent_creates_without_replace_write_one_version() {
+    let state = temp_dir("models-create-race");
+    rt().block_on(async {
+        let a = session_with_state(shop(), state.path()).await;
+        let b = session_with_state(shop(), state.path()).await;
+        for (prefix, name) in [
+            ("CREATE MODEL IF NOT EXISTS", "ne"),
+            ("CREATE MODEL", "plain"),
+        ] {
+            let sql = format!(
+                "{prefix} {name} OPTIONS (model_type = 'kmeans', num_clusters = 2) \
+                 AS SELECT price, quantity FROM events"
+            );
+            // Both statements check the registry before either has trained: only the atomic
+            // write of the first version can tell them apart.
+            let (ra, rb) = tokio::join!(
+                ecomsql::statements::run_to_batches(&a, &sql),
+                ecomsql::statements::run_to_batches(&b, &sql)
+            );
+            let registry = ModelRegistry::new(state.path().join("models"));
+            assert_eq!(registry.versions(name).unwrap(), vec![1], "{sql}");
+            let statuses: Vec<String> = [ra, rb]
+                .into_iter()
+                .map(|r| match r {
+                    Ok((_, batches)) => {
+                        let b = &batches[0];
+                        let status = b.column_by_name("status").expect("status");
+                        let status = datafusion::arrow::compute::cast(
+                            status,
+                            &datafusion::arrow::datatypes::DataType::Utf8,
+                        )
+                        .expect("cast");
+                        status.as_string::<i32>().value(0).to_string()
+                    }
+                    Err(e) => e.to_string(),
+                })
+                .collect();
+            assert!(statuses.iter().any(|s| s == "created"), "{statuses:?}");
+            let loser = statuses.iter().find(|s| *s != "created").expect("a loser");
+            if name == "ne" {
+                assert_eq!(loser, "exists", "{statuses:?}");
+            } else {
+                assert!(loser.contains("already exists"), "{statuses:?}");
+            }
+        }
+    });
+}
+
+#[test]
+fn save_first_lets_one_of_many_threads_create_a_model() {
+    let state = temp_dir("models-save-first");
+    let model = {
+        rt().block_on(async {
+            let ctx = session_with_state(shop(), state.path()).await;
+            query(
+                &ctx,
+                "CREATE MODEL seed OPTIONS (model_type = 'kmeans', num_clusters = 2) \
+                 AS SELECT price FROM events",
+            )
+            .await;
+        });
+        let m = ModelRegistry::new(state.path().join("models"))
+            .get("seed", None)
+            .expect("seed model");
+        let mut m = (*m).clone();
+        m.name = "raced".into();
+        m
+    };
+    let barrier = std::sync::Barrier::new(8);
+    let outcomes: Vec<ecomsql::registry::Saved> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let (model, barrier) = (model.clone(), &barrier);
+                let root = state.path().join("models");
+                s.spawn(move || {
+                    // A registry per thread, as separate processes would have.
+                    let registry = ModelRegistry::new(root);
+                    barrier.wait();
+                    registry.save_first(model).expect("save_first")
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    use ecomsql::registry::Saved;
+    let created = outcomes
+        .iter()
+        .filter(|o| matches!(o, Saved::Created(1)))
+        .count();
+    assert_eq!(created, 1, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, Saved::Created(1) | Saved::Exists(1))),
+        "{outcomes:?}"
+    );
+    let registry = ModelRegistry::new(state.path().join("models"));
+    assert_eq!(registry.versions("raced").unwrap(), vec![1]);
+}
