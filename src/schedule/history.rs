@@ -8,6 +8,10 @@
 //! is an index: the scheduler finds each job's last logical time from the folder listing alone
 //! and reads only the newest record when it needs the outcome.
 //!
+//! A record file that cannot be read (truncated by a full disk, damaged, unreadable) is left out
+//! of `ecomsql.runs` with a warning naming it, as the data catalog leaves out a corrupt table:
+//! one bad file never hides the rest of the history.
+//!
 //! Columns: job, file, logical_time, attempt, started, finished, rows, output, outcome
 //! (`success`, `failed`, `timeout`), error. To add a column: extend [`schema`], [`RunRecord`]
 //! and [`RunRecord::to_batch`] / `from_batch` (old files without it then read as NULL only if
@@ -16,20 +20,28 @@
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use datafusion::arrow::array::{
     Array, AsArray, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion::catalog::MemorySchemaProvider;
+use datafusion::catalog::{MemorySchemaProvider, Session, TableProvider};
+use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::error::Result;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::prelude::SessionContext;
 
 use super::output::write_parquet_batch;
@@ -298,22 +310,145 @@ fn read_record(path: &Path) -> Option<RunRecord> {
         .flatten()
 }
 
-/// Registers `ecomsql.runs` (the run history of `state_dir`) in `ctx`'s default catalog. The
-/// table lists the folder on every query, so new runs show up at once.
-pub fn register_runs_table(ctx: &SessionContext, state_dir: &Path) -> Result<()> {
-    let history = History::new(state_dir);
-    let dir = std::path::absolute(history.dir())?;
-    let mut url = dir.display().to_string();
-    if !url.ends_with('/') {
-        url.push('/');
+/// A record file's size and modification time: a file is checked again when they change.
+type FileStamp = (u64, Option<SystemTime>);
+
+/// `ecomsql.runs`: lists the history folder on every query (so new runs show up at once), reads
+/// the footer of each file not seen before, and scans the readable ones.
+#[derive(Debug)]
+pub struct RunsTable {
+    history: History,
+    /// Files already checked: whether each was readable Parquet of [`schema`].
+    checked: Mutex<HashMap<PathBuf, (FileStamp, bool)>>,
+}
+
+impl RunsTable {
+    /// The run history of `state_dir` as a table.
+    pub fn new(state_dir: &Path) -> Result<Self> {
+        Ok(Self {
+            history: History::new(&std::path::absolute(state_dir)?),
+            checked: Mutex::new(HashMap::new()),
+        })
     }
-    let url = ListingTableUrl::parse(&url)?;
-    let options =
-        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-    let config = ListingTableConfig::new(url)
-        .with_listing_options(options)
-        .with_schema(schema());
-    let table = ListingTable::try_new(config)?;
+
+    /// The record files a scan reads: every `*.parquet` of the folder whose footer reads as a
+    /// run record. Each other file is logged once (per change) with the reason and skipped.
+    pub fn readable_files(&self) -> Vec<PathBuf> {
+        let Ok(entries) = fs::read_dir(self.history.dir()) else {
+            return vec![];
+        };
+        let mut files: Vec<(PathBuf, FileStamp)> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.ends_with(".parquet"))
+            })
+            .filter_map(|e| {
+                let m = e.metadata().ok()?;
+                m.is_file()
+                    .then(|| (e.path(), (m.len(), m.modified().ok())))
+            })
+            .collect();
+        files.sort();
+        let mut checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
+        checked.retain(|p, _| files.iter().any(|(f, _)| f == p));
+        files
+            .into_iter()
+            .filter(|(path, stamp)| match checked.get(path) {
+                Some((s, ok)) if s == stamp => *ok,
+                _ => {
+                    let ok = match check_record_file(path) {
+                        Ok(()) => true,
+                        Err(reason) => {
+                            tracing::warn!("run history: skipping {}: {reason}", path.display());
+                            false
+                        }
+                    };
+                    checked.insert(path.clone(), (*stamp, ok));
+                    ok
+                }
+            })
+            .map(|(p, _)| p)
+            .collect()
+    }
+}
+
+/// Whether `path` is a readable Parquet file whose columns are the history's.
+fn check_record_file(path: &Path) -> std::result::Result<(), String> {
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    let reader = SerializedFileReader::new(file).map_err(|e| e.to_string())?;
+    let meta = reader.metadata().file_metadata();
+    let found = datafusion::parquet::arrow::parquet_to_arrow_schema(
+        meta.schema_descr(),
+        meta.key_value_metadata(),
+    )
+    .map_err(|e| e.to_string())?;
+    let expected = schema();
+    let same = found.fields().len() == expected.fields().len()
+        && found
+            .fields()
+            .iter()
+            .zip(expected.fields())
+            .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+    if same {
+        Ok(())
+    } else {
+        Err("not a run record (its columns differ from ecomsql.runs)".to_string())
+    }
+}
+
+#[async_trait]
+impl TableProvider for RunsTable {
+    fn schema(&self) -> SchemaRef {
+        schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let files = self.readable_files();
+        if files.is_empty() {
+            let schema = match projection {
+                Some(p) => Arc::new(schema().project(p)?),
+                None => schema(),
+            };
+            return Ok(Arc::new(EmptyExec::new(schema)));
+        }
+        let urls = files
+            .iter()
+            .map(|f| ListingTableUrl::parse(f.display().to_string()))
+            .collect::<Result<Vec<_>>>()?;
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(schema());
+        ListingTable::try_new(config)?
+            .scan(state, projection, filters, limit)
+            .await
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+}
+
+/// Registers `ecomsql.runs` (the run history of `state_dir`) in `ctx`'s default catalog, as a
+/// [`RunsTable`].
+pub fn register_runs_table(ctx: &SessionContext, state_dir: &Path) -> Result<()> {
+    let table = RunsTable::new(state_dir)?;
     let catalog = ctx
         .catalog("ecomsql")
         .ok_or_else(|| datafusion::error::DataFusionError::Plan("no catalog ecomsql".into()))?;
@@ -365,5 +500,101 @@ mod tests {
         assert_eq!(h.latest_records()["daily-x_1"], r);
         assert_eq!(h.all_records().len(), 2);
         assert_eq!(h.all_records()[0].error.as_deref(), Some("boom"));
+    }
+}
+
+#[cfg(test)]
+mod damaged_files {
+    use super::*;
+    use chrono::TimeZone;
+    use std::io::Write;
+
+    /// A `tracing` writer into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_truncated_record_is_skipped_with_a_warning_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::new(dir.path());
+        let at = Utc.with_ymd_and_hms(2026, 1, 5, 3, 0, 0).unwrap();
+        let mut r = RunRecord {
+            job: "daily".into(),
+            file: "q/daily.sql".into(),
+            logical_time: at,
+            attempt: 1,
+            started: at,
+            finished: at,
+            rows: Some(3),
+            output: None,
+            outcome: Outcome::Success,
+            error: None,
+        };
+        h.record(&r).unwrap();
+        r.logical_time += chrono::Duration::days(1);
+        r.started = r.logical_time;
+        h.record(&r).unwrap();
+        let mut files: Vec<PathBuf> = h.files().into_iter().map(|f| f.path).collect();
+        files.sort();
+        let bad = files[1].clone();
+        let bytes = fs::read(&bad).unwrap();
+        fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
+
+        let logs = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer({
+                let logs = logs.clone();
+                move || logs.clone()
+            })
+            .with_ansi(false)
+            .finish();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let counts = tracing::subscriber::with_default(subscriber, || {
+            rt.block_on(async {
+                let ctx = SessionContext::new_with_config(
+                    datafusion::prelude::SessionConfig::new()
+                        .with_default_catalog_and_schema("ecomsql", "public"),
+                );
+                register_runs_table(&ctx, dir.path()).unwrap();
+                let mut counts = Vec::new();
+                // Twice: the second query must not fail either (nor warn again).
+                for _ in 0..2 {
+                    let batches = ctx
+                        .sql("SELECT count(*), min(job) FROM ecomsql.runs")
+                        .await
+                        .unwrap()
+                        .collect()
+                        .await
+                        .expect("the history still answers");
+                    counts.push(
+                        batches[0]
+                            .column(0)
+                            .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                            .value(0),
+                    );
+                }
+                counts
+            })
+        });
+        assert_eq!(counts, vec![1, 1]);
+        let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            logs.matches(&bad.display().to_string()).count(),
+            1,
+            "{logs}"
+        );
+        assert!(logs.contains("WARN"), "{logs}");
     }
 }

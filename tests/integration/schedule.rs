@@ -1132,3 +1132,65 @@ fn a_job_running_in_another_process_is_looked_at_again_only_at_the_next_rescan()
         );
     });
 }
+
+#[test]
+fn a_truncated_run_record_does_not_break_ecomsql_runs() {
+    let state = temp_dir("runs-truncated");
+    let history = History::new(state.path());
+    let at = utc("2026-03-01T00:00:00Z");
+    for (job, attempt) in [("a", 1), ("b", 1), ("b", 2)] {
+        history
+            .record(&ecomsql::schedule::history::RunRecord {
+                job: job.into(),
+                file: format!("{job}.sql"),
+                logical_time: at,
+                attempt,
+                started: at + chrono::Duration::seconds(attempt as i64),
+                finished: at + chrono::Duration::seconds(attempt as i64),
+                rows: Some(1),
+                output: None,
+                outcome: Outcome::Success,
+                error: None,
+            })
+            .unwrap();
+    }
+    let mut files: Vec<PathBuf> = history.files().into_iter().map(|f| f.path).collect();
+    files.sort();
+    // A disk that filled up mid-write (or a copy cut short) leaves half a file.
+    let bytes = std::fs::read(&files[0]).unwrap();
+    std::fs::write(&files[0], &bytes[..bytes.len() / 3]).unwrap();
+    rt().block_on(async {
+        let ctx = crate::fixture::session_with_state(shop(), state.path()).await;
+        assert_eq!(
+            scalar_i64(&ctx, "SELECT count(*) FROM ecomsql.runs").await,
+            2
+        );
+        assert_eq!(
+            scalar_i64(
+                &ctx,
+                "SELECT max(attempt) FROM ecomsql.runs WHERE job = 'b'"
+            )
+            .await,
+            2
+        );
+        // A new record is seen by the same session.
+        history
+            .record(&ecomsql::schedule::history::RunRecord {
+                job: "c".into(),
+                file: "c.sql".into(),
+                logical_time: at,
+                attempt: 1,
+                started: at,
+                finished: at,
+                rows: None,
+                output: None,
+                outcome: Outcome::Failed,
+                error: Some("boom".into()),
+            })
+            .unwrap();
+        assert_eq!(
+            scalar_i64(&ctx, "SELECT count(*) FROM ecomsql.runs").await,
+            3
+        );
+    });
+}
