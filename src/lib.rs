@@ -67,7 +67,12 @@ pub fn build_session(config: &Config) -> Result<SessionContext> {
         .with_information_schema(true)
         .with_target_partitions(config.target_partitions)
         .with_default_catalog_and_schema("ecomsql", "public");
-    let mut runtime = RuntimeEnvBuilder::new();
+    // No listing cache (DataFusion's keeps a table's file list forever): tables re-list their
+    // folders on every query, so files added or removed under a running server are seen at once.
+    let mut runtime = RuntimeEnvBuilder::new().with_cache_manager(
+        datafusion::execution::cache::cache_manager::CacheManagerConfig::default()
+            .with_list_files_cache_limit(0),
+    );
     if let Some(limit) = config.memory_limit {
         let exec = &mut session_config.options_mut().execution;
         memory::fit_sort_reservation(exec, limit, config.target_partitions);

@@ -2,7 +2,9 @@
 //! path, and the rest still loads; hive partitions prune.
 
 use std::path::Path;
+use std::sync::Arc;
 
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use ecomsql::catalog::{CatalogError, register_data_dir};
 
@@ -154,5 +156,191 @@ async fn hive_partitions_are_columns_and_prune() {
     assert!(
         !plan.contains("dt=2026-01-04"),
         "partition pruning did not prune:\n{plan}"
+    );
+}
+
+/// Copies a table folder with its hive partition folders.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir").flatten() {
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
+        }
+    }
+}
+
+fn footer_rows(file: &Path) -> i64 {
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(std::fs::File::open(file).expect("open")).expect("read");
+    reader.metadata().file_metadata().num_rows()
+}
+
+async fn column_types(ctx: &datafusion::prelude::SessionContext, table: &str) -> Vec<String> {
+    ctx.table(table)
+        .await
+        .expect("table")
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| format!("{} {}", f.name(), f.data_type()))
+        .collect()
+}
+
+#[tokio::test]
+async fn insert_writes_a_file_that_loads_at_the_next_start() {
+    let dir = temp_dir("insert");
+    copy_table(&shop().join("reviews"), &dir.path().join("reviews"));
+    let first = ctx();
+    let report = register_data_dir(&first, dir.path()).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let before = scalar_i64(&first, "SELECT count(*) FROM reviews").await;
+    let types = column_types(&first, "reviews").await;
+    query(&first, "INSERT INTO reviews SELECT * FROM reviews LIMIT 1").await;
+    assert_eq!(
+        scalar_i64(&first, "SELECT count(*) FROM reviews").await,
+        before + 1
+    );
+    // The next start: the table is still there, with the same schema and one more row.
+    let again = ctx();
+    let report = register_data_dir(&again, dir.path()).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(
+        report
+            .tables
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["reviews"]
+    );
+    assert_eq!(column_types(&again, "reviews").await, types);
+    assert_eq!(
+        scalar_i64(&again, "SELECT count(*) FROM reviews").await,
+        before + 1
+    );
+    // The new file stores strings as every other file does.
+    let mut plain = 0;
+    for e in std::fs::read_dir(dir.path().join("reviews"))
+        .unwrap()
+        .flatten()
+    {
+        use datafusion::parquet::arrow::parquet_to_arrow_schema;
+        use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+        let r = SerializedFileReader::new(std::fs::File::open(e.path()).unwrap()).unwrap();
+        let m = r.metadata().file_metadata();
+        let s = parquet_to_arrow_schema(m.schema_descr(), m.key_value_metadata()).unwrap();
+        let t = s
+            .field_with_name("review_text")
+            .unwrap()
+            .data_type()
+            .clone();
+        assert_eq!(
+            t,
+            datafusion::arrow::datatypes::DataType::Utf8,
+            "{}",
+            e.path().display()
+        );
+        plain += 1;
+    }
+    assert!(plain >= 2);
+}
+
+#[tokio::test]
+async fn files_of_one_table_may_differ_in_string_encoding() {
+    use datafusion::arrow::compute::cast;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::parquet::arrow::ArrowWriter;
+    let dir = temp_dir("views");
+    copy_table(&shop().join("users"), &dir.path().join("users"));
+    // A file as an older INSERT wrote it: strings stored as Utf8View.
+    let batches = query(&ctx_with(dir.path()).await, "SELECT * FROM users").await;
+    let schema = batches[0].schema();
+    let views = Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Utf8 => Field::new(f.name(), DataType::Utf8View, f.is_nullable()),
+                _ => f.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+    ));
+    let file = std::fs::File::create(dir.path().join("users").join("part-9.parquet")).unwrap();
+    let mut w = ArrowWriter::try_new(file, Arc::clone(&views), None).unwrap();
+    for b in &batches {
+        let cols = b
+            .columns()
+            .iter()
+            .zip(views.fields())
+            .map(|(c, f)| cast(c, f.data_type()).unwrap())
+            .collect();
+        w.write(&RecordBatch::try_new(Arc::clone(&views), cols).unwrap())
+            .unwrap();
+    }
+    w.close().unwrap();
+    let ctx = ctx();
+    let report = register_data_dir(&ctx, dir.path()).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(scalar_i64(&ctx, "SELECT count(*) FROM users").await, 4_000);
+    assert_eq!(
+        scalar_i64(
+            &ctx,
+            "SELECT count(DISTINCT country) FROM users WHERE country > ''"
+        )
+        .await,
+        scalar_i64(
+            &ctx_with(shop()).await,
+            "SELECT count(DISTINCT country) FROM users WHERE country > ''"
+        )
+        .await
+    );
+}
+
+async fn ctx_with(dir: &Path) -> datafusion::prelude::SessionContext {
+    let ctx = ctx();
+    let report = register_data_dir(&ctx, dir).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    ctx
+}
+
+#[tokio::test]
+async fn a_long_lived_session_sees_files_removed_and_added() {
+    let dir = temp_dir("relist");
+    let events = dir.path().join("events");
+    copy_tree(&shop().join("events"), &events);
+    let ctx = ctx_with(dir.path()).await;
+    let total = scalar_i64(&ctx, "SELECT count(*) FROM events").await;
+    scalar_i64(&ctx, "SELECT CAST(sum(price) AS BIGINT) FROM events").await;
+    let mut days: Vec<_> = std::fs::read_dir(&events)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    days.sort();
+    let gone = days[0].join("part-0.parquet");
+    let gone_rows = footer_rows(&gone);
+    std::fs::remove_file(&gone).unwrap();
+    assert_eq!(
+        scalar_i64(&ctx, "SELECT count(*) FROM events").await,
+        total - gone_rows
+    );
+    scalar_i64(&ctx, "SELECT CAST(sum(price) AS BIGINT) FROM events").await;
+    // A new day appears.
+    let new_day = events.join("dt=2030-01-01");
+    std::fs::create_dir_all(&new_day).unwrap();
+    let added = days[1].join("part-0.parquet");
+    std::fs::copy(&added, new_day.join("part-0.parquet")).unwrap();
+    assert_eq!(
+        scalar_i64(&ctx, "SELECT count(*) FROM events").await,
+        total - gone_rows + footer_rows(&added)
+    );
+    assert_eq!(
+        scalar_i64(
+            &ctx,
+            "SELECT count(*) FROM events WHERE dt = DATE '2030-01-01'"
+        )
+        .await,
+        footer_rows(&added)
     );
 }

@@ -4,21 +4,41 @@
 //!
 //! Every file's footer is read before a table is registered, so a corrupt file or files whose
 //! schemas disagree are reported once, naming the path, and that table is left out — the rest of
-//! the catalog still loads. Partition columns become real columns with partition pruning.
+//! the catalog still loads. A file or folder the process may not read is reported as unreadable
+//! (with the OS reason), not as corrupt or empty. Partition columns become real columns with
+//! partition pruning.
+//!
+//! Tables are [`CatalogTable`]s: scans read strings as views (see [`crate::plain_types`]), while
+//! `INSERT INTO` writes files in the table's on-disk types (plain `Utf8`), so a table written to
+//! loads again at the next start. Files are listed on every query (the session keeps no listing
+//! cache, see [`crate::build_session`]), so files added or removed under a running server are
+//! seen by the next query. Files of one table that differ only in string encoding (`Utf8`,
+//! `LargeUtf8`, `Utf8View`, as older inserts wrote) are read as one table.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::Constraints;
+use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::datasource::physical_plan::parquet::transform_schema_to_view;
+use datafusion::error::Result;
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::parquet::arrow::parquet_to_arrow_schema;
+use datafusion::parquet::errors::ParquetError;
 use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+use datafusion::physical_expr::expressions::{Column, cast};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::prelude::SessionContext;
 
 /// A table the catalog registered.
@@ -53,6 +73,14 @@ pub enum CatalogError {
     /// A table folder without Parquet files.
     #[error("table folder {0} holds no .parquet files; table skipped")]
     EmptyTable(PathBuf),
+    /// A table file or folder the process cannot read (permissions, I/O errors): it may be
+    /// perfectly good Parquet, so it is not called corrupt.
+    #[error("cannot read {path}: {message}; table {table} skipped")]
+    UnreadablePath {
+        table: String,
+        path: PathBuf,
+        message: String,
+    },
     /// A file that is not readable Parquet.
     #[error("corrupt Parquet file {path}: {message}; table {table} skipped")]
     Corrupt {
@@ -149,15 +177,14 @@ pub async fn register_data_dir(ctx: &SessionContext, dir: &Path) -> CatalogRepor
     report
 }
 
-/// Parquet files under `dir`, with their hive partition key/value pairs, sorted by path.
+/// Parquet files under `dir`, with their hive partition key/value pairs, sorted by path. A
+/// folder that cannot be listed is an error naming it (not an empty folder).
 fn list_parquet_files(
     dir: &Path,
     out: &mut Vec<(PathBuf, Vec<(String, String)>)>,
     parts: &[(String, String)],
-) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
+) -> std::result::Result<(), (PathBuf, std::io::Error)> {
+    let rd = std::fs::read_dir(dir).map_err(|e| (dir.to_path_buf(), e))?;
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for p in entries {
@@ -172,24 +199,45 @@ fn list_parquet_files(
             if let Some((k, v)) = n.split_once('=') {
                 parts.push((k.to_string(), v.to_string()));
             }
-            list_parquet_files(&p, out, &parts);
+            list_parquet_files(&p, out, &parts)?;
         } else if n.ends_with(".parquet") {
             out.push((p, parts.to_vec()));
         }
     }
+    Ok(())
 }
 
-fn read_footer(table: &str, path: &Path) -> Result<(SchemaRef, i64), CatalogError> {
-    let corrupt = |message: String| CatalogError::Corrupt {
+/// An I/O error on a table's file or folder: the path cannot be read, which says nothing about
+/// whether its contents are good.
+fn unreadable(table: &str, path: &Path, e: &std::io::Error) -> CatalogError {
+    CatalogError::UnreadablePath {
         table: table.to_string(),
         path: path.to_path_buf(),
-        message,
-    };
-    let file = File::open(path).map_err(|e| corrupt(e.to_string()))?;
-    let reader = SerializedFileReader::new(file).map_err(|e| corrupt(e.to_string()))?;
+        message: e.to_string(),
+    }
+}
+
+/// A Parquet reader's error on `path`: an I/O error underneath is [`unreadable`], anything
+/// else means the bytes are not valid Parquet.
+fn footer_error(table: &str, path: &Path, e: ParquetError) -> CatalogError {
+    if let ParquetError::External(inner) = &e
+        && let Some(io) = inner.downcast_ref::<std::io::Error>()
+    {
+        return unreadable(table, path, io);
+    }
+    CatalogError::Corrupt {
+        table: table.to_string(),
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+fn read_footer(table: &str, path: &Path) -> std::result::Result<(SchemaRef, i64), CatalogError> {
+    let file = File::open(path).map_err(|e| unreadable(table, path, &e))?;
+    let reader = SerializedFileReader::new(file).map_err(|e| footer_error(table, path, e))?;
     let meta = reader.metadata().file_metadata();
     let schema = parquet_to_arrow_schema(meta.schema_descr(), meta.key_value_metadata())
-        .map_err(|e| corrupt(e.to_string()))?;
+        .map_err(|e| footer_error(table, path, e))?;
     Ok((Arc::new(schema), meta.num_rows()))
 }
 
@@ -202,7 +250,10 @@ fn describe(schema: &Schema) -> String {
         .join(", ")
 }
 
+/// Same column names and types, string and binary encodings aside: every file is read with
+/// the table's view types, whichever of `Utf8`, `LargeUtf8` or `Utf8View` it stored.
 fn same_columns(a: &Schema, b: &Schema) -> bool {
+    let (a, b) = (transform_schema_to_view(a), transform_schema_to_view(b));
     a.fields().len() == b.fields().len()
         && a.fields()
             .iter()
@@ -214,10 +265,10 @@ async fn register_table(
     ctx: &SessionContext,
     name: &str,
     path: &Path,
-) -> Result<TableEntry, CatalogError> {
+) -> std::result::Result<TableEntry, CatalogError> {
     let mut files = Vec::new();
     if path.is_dir() {
-        list_parquet_files(path, &mut files, &[]);
+        list_parquet_files(path, &mut files, &[]).map_err(|(dir, e)| unreadable(name, &dir, &e))?;
     } else {
         files.push((path.to_path_buf(), vec![]));
     }
@@ -258,17 +309,21 @@ async fn register_table(
             }
         }
     }
-    let Some((_, schema)) = first else {
+    let Some((_, file_schema)) = first else {
         return Err(CatalogError::EmptyTable(path.to_path_buf()));
     };
+    // What the table's files hold and what inserts write: plain types, as `ecomsql gen` and
+    // every other Parquet writer store strings (a file an older insert wrote with views counts
+    // as the same table, see `same_columns`).
+    let file_schema = crate::plain_types::plain_schema(&file_schema);
     // As DataFusion does for the tables it infers (`schema_force_view_types`, on by default):
     // strings and binaries are read as views, which decode Parquet without copying the bytes.
     // Results leave the process in plain types (`crate::plain_types`).
     let parquet_options = ctx.state().table_options().parquet.clone();
     let schema = if parquet_options.global.schema_force_view_types {
-        Arc::new(transform_schema_to_view(&schema))
+        Arc::new(transform_schema_to_view(&file_schema))
     } else {
-        schema
+        Arc::clone(&file_schema)
     };
     let register_err = |message: String| CatalogError::Register {
         table: name.to_string(),
@@ -305,10 +360,16 @@ async fn register_table(
     let options = ListingOptions::new(Arc::new(format))
         .with_file_extension(".parquet")
         .with_table_partition_cols(partition_cols);
-    let config = ListingTableConfig::new(url)
-        .with_listing_options(options)
-        .with_schema(schema);
-    let table = ListingTable::try_new(config).map_err(|e| register_err(e.to_string()))?;
+    let listing = |schema: SchemaRef| {
+        let config = ListingTableConfig::new(url.clone())
+            .with_listing_options(options.clone())
+            .with_schema(schema);
+        ListingTable::try_new(config).map_err(|e| register_err(e.to_string()))
+    };
+    let table = CatalogTable {
+        read: listing(schema)?,
+        write: listing(file_schema)?,
+    };
     ctx.register_table(name, Arc::new(table))
         .map_err(|e| register_err(e.to_string()))?;
     Ok(TableEntry {
@@ -328,4 +389,136 @@ fn is_iso_date(s: &str) -> bool {
         && b.iter()
             .enumerate()
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
+/// A catalog table: one folder (or file) of Parquet, read with view types and written with the
+/// plain types its files hold.
+#[derive(Debug)]
+pub struct CatalogTable {
+    /// The table as queries see it (strings as `Utf8View`).
+    read: ListingTable,
+    /// The same files with their on-disk schema; `INSERT INTO` writes through it.
+    write: ListingTable,
+}
+
+impl CatalogTable {
+    /// The schema new files are written with (the files' own types, partition columns last).
+    pub fn file_schema(&self) -> SchemaRef {
+        self.write.schema()
+    }
+}
+
+#[async_trait]
+impl TableProvider for CatalogTable {
+    fn schema(&self) -> SchemaRef {
+        self.read.schema()
+    }
+
+    fn constraints(&self) -> Option<&Constraints> {
+        self.read.constraints()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn get_column_default(&self, column: &str) -> Option<&Expr> {
+        self.read.get_column_default(column)
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.read.scan(state, projection, filters, limit).await
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        self.read.supports_filters_pushdown(filters)
+    }
+
+    /// The rows arrive in the read schema (views); they are cast to the file schema so the new
+    /// file matches the others and the table still loads at the next start.
+    async fn insert_into(
+        &self,
+        state: &dyn Session,
+        input: Arc<dyn ExecutionPlan>,
+        insert_op: InsertOp,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let target = self.write.schema();
+        let input_schema = input.schema();
+        if input_schema.fields().len() != target.fields().len() {
+            return datafusion::common::plan_err!(
+                "INSERT: {} columns given, the table has {}",
+                input_schema.fields().len(),
+                target.fields().len()
+            );
+        }
+        let exprs = input_schema
+            .fields()
+            .iter()
+            .zip(target.fields())
+            .enumerate()
+            .map(|(i, (from, to))| {
+                let col = Arc::new(Column::new(from.name(), i)) as _;
+                let expr = if from.data_type() == to.data_type() {
+                    col
+                } else {
+                    cast(col, &input_schema, to.data_type().clone())?
+                };
+                Ok((expr, to.name().clone()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let input = Arc::new(ProjectionExec::try_new(exprs, input)?);
+        self.write.insert_into(state, input, insert_op).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Tests run as root, which reads any file whatever its mode, so a permission-denied file
+    // cannot be made with chmod here: these tests give the classification the error the OS
+    // returns for one (EACCES) and a folder listing that fails for real (ENOTDIR).
+
+    #[test]
+    fn permission_denied_is_unreadable_not_corrupt() {
+        let path = Path::new("/data/users/part-0.parquet");
+        let denied = std::io::Error::from_raw_os_error(13);
+        assert_eq!(denied.kind(), std::io::ErrorKind::PermissionDenied);
+        let e = footer_error("users", path, ParquetError::External(Box::new(denied)));
+        assert!(matches!(e, CatalogError::UnreadablePath { .. }), "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("cannot read /data/users/part-0.parquet")
+                && msg.contains("ermission denied")
+                && !msg.contains("corrupt"),
+            "{msg}"
+        );
+        let e = footer_error("users", path, ParquetError::General("bad footer".into()));
+        assert!(matches!(e, CatalogError::Corrupt { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_folder_that_cannot_be_listed_is_named_not_called_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_a_dir = dir.path().join("dt=2026-01-01");
+        std::fs::write(&not_a_dir, b"x").unwrap();
+        let mut out = Vec::new();
+        let (path, e) = list_parquet_files(&not_a_dir, &mut out, &[]).unwrap_err();
+        assert_eq!(path, not_a_dir);
+        let msg = unreadable("events", &path, &e).to_string();
+        assert!(
+            msg.contains("cannot read") && msg.contains("dt=2026-01-01"),
+            "{msg}"
+        );
+        assert!(!msg.contains("holds no .parquet files"), "{msg}");
+    }
 }
