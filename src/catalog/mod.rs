@@ -13,7 +13,11 @@
 //! loads again at the next start. Files are listed on every query (the session keeps no listing
 //! cache, see [`crate::build_session`]), so files added or removed under a running server are
 //! seen by the next query. Files of one table that differ only in string encoding (`Utf8`,
-//! `LargeUtf8`, `Utf8View`, as older inserts wrote) are read as one table.
+//! `LargeUtf8`, `Utf8View`, as older inserts wrote) are read as one table. An error while a
+//! query reads a file names the file, and the column when a value does not decode
+//! ([`file_errors`]).
+
+mod file_errors;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -433,7 +437,8 @@ impl TableProvider for CatalogTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.read.scan(state, projection, filters, limit).await
+        let plan = self.read.scan(state, projection, filters, limit).await?;
+        Ok(file_errors::name_file_errors(plan))
     }
 
     fn supports_filters_pushdown(

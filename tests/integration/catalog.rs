@@ -344,3 +344,114 @@ async fn a_long_lived_session_sees_files_removed_and_added() {
         footer_rows(&added)
     );
 }
+
+#[tokio::test]
+async fn a_file_removed_while_a_query_runs_is_named() {
+    let dir = temp_dir("vanish");
+    let events = dir.path().join("events");
+    copy_tree(&shop().join("events"), &events);
+    let ctx = ctx_with(dir.path()).await;
+    let mut days: Vec<_> = std::fs::read_dir(&events)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    days.sort();
+    // Planned (files listed), then a file goes before it is read.
+    let df = ctx.sql("SELECT sum(price) FROM events").await.unwrap();
+    let plan = df.create_physical_plan().await.unwrap();
+    let gone = days[3].join("part-0.parquet");
+    std::fs::remove_file(&gone).unwrap();
+    let err = datafusion::physical_plan::collect(plan, ctx.task_ctx())
+        .await
+        .expect_err("a file is gone");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!("reading file {}", gone.display())) && msg.contains("was removed"),
+        "{msg}"
+    );
+}
+
+/// A one-file table `t` with an integer column `n` and a string column `s`, written plainly
+/// (no dictionary) with `compression`, so its bytes can be damaged on purpose.
+fn write_damageable(
+    dir: &Path,
+    compression: datafusion::parquet::basic::Compression,
+) -> std::path::PathBuf {
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::parquet::file::properties::WriterProperties;
+    let t = dir.join("t");
+    std::fs::create_dir_all(&t).unwrap();
+    let n: Vec<i64> = (0..20_000).map(|i| (i * 7919) % 100_003).collect();
+    let s: Vec<String> = (0..20_000).map(|i| format!("MARKER{i:08}")).collect();
+    let batch = RecordBatch::try_from_iter([
+        ("n", Arc::new(Int64Array::from(n)) as _),
+        ("s", Arc::new(StringArray::from(s)) as _),
+    ])
+    .unwrap();
+    let props = WriterProperties::builder()
+        .set_dictionary_enabled(false)
+        .set_compression(compression)
+        .set_statistics_enabled(datafusion::parquet::file::properties::EnabledStatistics::None)
+        .build();
+    let path = t.join("part-0.parquet");
+    let mut w = ArrowWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        batch.schema(),
+        Some(props),
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    path
+}
+
+#[tokio::test]
+async fn invalid_utf8_in_a_file_names_the_file_and_column() {
+    let dir = temp_dir("utf8");
+    let path = write_damageable(
+        dir.path(),
+        datafusion::parquet::basic::Compression::UNCOMPRESSED,
+    );
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes
+        .windows(14)
+        .position(|w| w == b"MARKER00000020")
+        .expect("the value is stored as is");
+    bytes[at] = 0xFF;
+    std::fs::write(&path, &bytes).unwrap();
+    let ctx = ctx_with(dir.path()).await;
+    let err = crate::fixture::query_err(&ctx, "SELECT max(s) FROM t").await;
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(err.contains("column s"), "{err}");
+    assert!(
+        err.contains("UTF-8") || err.contains("utf8") || err.contains("utf-8"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_bit_flipped_file_names_the_file() {
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = temp_dir("bitflip");
+    let path = write_damageable(
+        dir.path(),
+        datafusion::parquet::basic::Compression::ZSTD(Default::default()),
+    );
+    let (start, len) = {
+        let r = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let c = r.metadata().row_group(0).column(0);
+        (c.data_page_offset() as usize, c.compressed_size() as usize)
+    };
+    let mut bytes = std::fs::read(&path).unwrap();
+    // The second half of column n's compressed pages, well past the page header.
+    for b in &mut bytes[start + len / 2..start + len] {
+        *b = !*b;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let ctx = ctx_with(dir.path()).await;
+    let err = crate::fixture::query_err(&ctx, "SELECT sum(n), max(s) FROM t").await;
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(err.contains("column n"), "{err}");
+}
