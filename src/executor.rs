@@ -28,7 +28,7 @@ use tokio::runtime::{Handle, Runtime};
 /// and plans, and a tree at the statement limits (`statements::limits`) needs more than the
 /// 2 MiB tokio gives its workers. It is address space reserved, not memory used: pages are
 /// touched only as deep as a statement goes.
-pub const STACK_BYTES: usize = 256 * 1024 * 1024;
+pub const STACK_BYTES: usize = 64 * 1024 * 1024;
 
 /// Batches buffered between the executor and the stream's reader: enough to keep both sides
 /// busy, few enough that a slow client holds back the query (backpressure).
