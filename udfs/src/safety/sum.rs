@@ -12,8 +12,10 @@
 //! [`Accumulator`], a [`GroupsAccumulator`] for `GROUP BY` (typed arrays, one
 //! `overflowing_add` per row, the overflow flags OR-ed and checked once per batch, so the hot
 //! loop has no branch) and a sliding accumulator for window frames (an `i128` running sum,
-//! checked when the frame's value is read). Floats, decimals, durations and intervals, and
-//! `sum(DISTINCT …)`, go to DataFusion's accumulators unchanged.
+//! checked when the frame's value is read). `sum(DISTINCT …)` of integers keeps DataFusion's
+//! distinct accumulator (its set of values, state and merge) and adds the values with checks
+//! when the result is read ([`CheckedDistinctSum`]). Floats, decimals, durations and intervals
+//! go to DataFusion's accumulators unchanged.
 //!
 //! A running sum that overflows is an error even if later rows would bring it back into range
 //! (PostgreSQL does the same for `int` columns it sums as `bigint`).
@@ -95,6 +97,51 @@ fn overflow<T>(data_type: &DataType) -> Result<T> {
     exec_err!("integer overflow in sum of {data_type}")
 }
 
+/// `sum(DISTINCT …)` of integers: DataFusion's distinct accumulator, whose result is computed
+/// here from its set of values with overflow checks.
+#[derive(Debug)]
+struct CheckedDistinctSum {
+    inner: Box<dyn Accumulator>,
+    data_type: DataType,
+}
+
+impl Accumulator for CheckedDistinctSum {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.inner.update_batch(values)
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.inner.merge_batch(states)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        self.inner.state()
+    }
+
+    fn size(&self) -> usize {
+        self.inner.size() + std::mem::size_of::<Self>()
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        // The state is one list: the distinct values (the state does not consume them).
+        let state = self.inner.state()?;
+        let Some(ScalarValue::List(list)) = state.first() else {
+            return exec_err!("sum(DISTINCT): unexpected state {state:?}");
+        };
+        if list.is_empty() || list.value(0).is_empty() {
+            return ScalarValue::try_from(&self.data_type);
+        }
+        let values = list.value(0);
+        let sum = match self.data_type {
+            DataType::Int64 => {
+                sum_checked(values.as_primitive::<Int64Type>()).map(ScalarValue::Int64)
+            }
+            _ => sum_checked(values.as_primitive::<UInt64Type>()).map(ScalarValue::UInt64),
+        };
+        sum.or_else(|_| overflow(&self.data_type))
+    }
+}
+
 /// Which checked accumulator a sum with this result type gets (`None`: DataFusion's).
 fn checked_type(args: &AccumulatorArgs) -> Option<DataType> {
     if args.is_distinct {
@@ -121,6 +168,17 @@ impl AggregateUDFImpl for CheckedSum {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        if args.is_distinct
+            && matches!(
+                args.return_field.data_type(),
+                DataType::Int64 | DataType::UInt64
+            )
+        {
+            return Ok(Box::new(CheckedDistinctSum {
+                inner: self.inner.accumulator(args.clone())?,
+                data_type: args.return_field.data_type().clone(),
+            }));
+        }
         match checked_type(&args) {
             Some(DataType::Int64) => Ok(Box::new(SumAccumulator::<Int64Type>::default())),
             Some(DataType::UInt64) => Ok(Box::new(SumAccumulator::<UInt64Type>::default())),
