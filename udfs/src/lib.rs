@@ -17,6 +17,10 @@
 //! Model-backed functions take the session's [`model::ModelStore`] from [`register_all`] and
 //! look models up by name when a query runs.
 //!
+//! A table function that takes SQL text (`ml_evaluate('m', 'SELECT …')`) turns it into a plan
+//! only through [`query_arg::plan_query_arg`]: the application's planner (and its permission
+//! checks) when one is installed, and a read-only query in any case.
+//!
 //! ## How to add a function
 //! 1. Create `src/<family>/<sql_name>.rs` holding one struct (`HashSplitFunc` for `hash_split`)
 //!    that implements the DataFusion UDF trait, with its Arrow kernel as a separate plain function
