@@ -104,13 +104,7 @@ pub fn build_session(config: &Config) -> Result<SessionContext> {
     Ok(ctx)
 }
 
-/// The text a panic was raised with, when it was raised with text (`panic!("…")`).
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-}
+pub use ecomsql_udfs::panic_message;
 
 /// Builds the session and registers the configured data directory (or the generated sample,
 /// generating it first if needed). Catalog problems are returned, not fatal.

@@ -130,24 +130,19 @@ impl CreatePlan {
         stmt: CreateModel,
     ) -> Result<Self> {
         let options = validate(&stmt.name, &stmt.options)?;
-        let first = stmt
-            .query
-            .trim_start()
-            .split(|c: char| c.is_whitespace() || c == '(')
-            .next()
-            .unwrap_or("")
-            .to_ascii_uppercase();
-        if !matches!(first.as_str(), "SELECT" | "WITH" | "VALUES" | "") {
-            return Err(DataFusionError::Plan(format!(
-                "CREATE MODEL {}: AS must be followed by a query (SELECT, WITH or VALUES), got {first}",
-                stmt.name
-            )));
-        }
         let state = ctx.state();
         let logical = state
             .create_logical_plan(&stmt.query)
             .await
             .map_err(|e| e.context(format!("CREATE MODEL {}: the training query", stmt.name)))?;
+        // `plan_logical` refused a non-query already; this keeps the plan itself honest for any
+        // other caller.
+        if let Some(what) = ecomsql_udfs::query_arg::non_query_node(&logical)? {
+            return Err(DataFusionError::Plan(format!(
+                "CREATE MODEL {}: AS must be followed by a query (SELECT, WITH or VALUES), not {what}",
+                stmt.name
+            )));
+        }
         let input = state.create_physical_plan(&logical).await?;
         // Training threads: no more than the cores, however many partitions queries use.
         let threads = state

@@ -304,20 +304,34 @@ async fn ctx_with(dir: &Path) -> datafusion::prelude::SessionContext {
     ctx
 }
 
-#[tokio::test]
-async fn a_long_lived_session_sees_files_removed_and_added() {
-    let dir = temp_dir("relist");
+/// A copy of the test shop's `events` in a temp folder: the folder, the table's folder, its day
+/// folders in order, and a session over it.
+async fn events_copy(
+    label: &str,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    Vec<std::path::PathBuf>,
+    datafusion::prelude::SessionContext,
+) {
+    let dir = temp_dir(label);
     let events = dir.path().join("events");
     copy_tree(&shop().join("events"), &events);
     let ctx = ctx_with(dir.path()).await;
-    let total = scalar_i64(&ctx, "SELECT count(*) FROM events").await;
-    scalar_i64(&ctx, "SELECT CAST(sum(price) AS BIGINT) FROM events").await;
     let mut days: Vec<_> = std::fs::read_dir(&events)
         .unwrap()
         .flatten()
         .map(|e| e.path())
         .collect();
     days.sort();
+    (dir, events, days, ctx)
+}
+
+#[tokio::test]
+async fn a_long_lived_session_sees_files_removed_and_added() {
+    let (_dir, events, days, ctx) = events_copy("relist").await;
+    let total = scalar_i64(&ctx, "SELECT count(*) FROM events").await;
+    scalar_i64(&ctx, "SELECT CAST(sum(price) AS BIGINT) FROM events").await;
     let gone = days[0].join("part-0.parquet");
     let gone_rows = footer_rows(&gone);
     std::fs::remove_file(&gone).unwrap();
@@ -347,16 +361,7 @@ async fn a_long_lived_session_sees_files_removed_and_added() {
 
 #[tokio::test]
 async fn a_file_removed_while_a_query_runs_is_named() {
-    let dir = temp_dir("vanish");
-    let events = dir.path().join("events");
-    copy_tree(&shop().join("events"), &events);
-    let ctx = ctx_with(dir.path()).await;
-    let mut days: Vec<_> = std::fs::read_dir(&events)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    days.sort();
+    let (_dir, _events, days, ctx) = events_copy("vanish").await;
     // Planned (files listed), then a file goes before it is read.
     let df = ctx.sql("SELECT sum(price) FROM events").await.unwrap();
     let plan = df.create_physical_plan().await.unwrap();

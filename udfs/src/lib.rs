@@ -83,6 +83,14 @@ pub fn all_table_functions(
     v
 }
 
+/// The text a panic was raised with, when it was raised with text (`panic!("…")`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
 /// One ecomsql function as the shell's `\h` lists it.
 #[derive(Debug, Clone)]
 pub struct FunctionHelp {

@@ -99,11 +99,7 @@ pub fn plan_query_arg(
                 DataFusionError::Execution(format!("{function}: cannot start planning: {e}"))
             })?;
         worker.join().unwrap_or_else(|panic| {
-            let what = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("a panic");
+            let what = crate::panic_message(panic.as_ref()).unwrap_or("a panic");
             Err(DataFusionError::Execution(format!(
                 "{function} failed planning its query: {what}"
             )))
