@@ -9,20 +9,213 @@
 //! under 4 GiB: "Additional allocation failed for ExternalSorterMerge"). A [`FairSpillPool`]
 //! gives each spilling operator an even share of what non-spilling reservations leave, so each
 //! partition spills when it reaches its share.
+//!
+//! The pool only knows what operators report, and some of DataFusion's under-report (a hash
+//! set per group for `count(DISTINCT)` of strings reported a fraction of the 24 GB it took).
+//! So the process also counts its heap ([`CountingAllocator`], the global allocator of every
+//! program linking this crate) and the pool refuses to grow while the heap is over the limit
+//! plus a fixed allowance for what no operator accounts (decoded Parquet pages, batches in
+//! flight): [`ProcessBound`]. A spilling operator then spills; one that cannot fails its
+//! query with the resources error, before the kernel kills the process.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicIsize, Ordering};
 
+use datafusion::common::{Result, resources_datafusion_err};
 use datafusion::config::ExecutionOptions;
-use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool, TrackConsumersPool};
+use datafusion::execution::memory_pool::{
+    FairSpillPool, MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation, TrackConsumersPool,
+    human_readable_size,
+};
 
-/// A pool of `limit` bytes shared fairly by the operators that can spill; errors name the
-/// largest consumers.
+/// The session's pool: `limit` bytes shared fairly by the operators that can spill (errors name
+/// the largest consumers), refusing to grow while the process's heap is over what it held when
+/// this pool was made, plus `limit`, plus [`HEAP_ALLOWANCE`].
 pub fn spilling_pool(limit: usize) -> Arc<dyn MemoryPool> {
-    Arc::new(TrackConsumersPool::new(
-        FairSpillPool::new(limit),
-        NonZeroUsize::new(5).expect("5 is not zero"),
-    ))
+    let heap_bound = heap_bytes()
+        .saturating_add(limit)
+        .saturating_add(HEAP_ALLOWANCE);
+    bounded_pool(limit, heap_bound)
+}
+
+/// A pool of `limit` bytes for one query, under the same process bound as `session_pool` (a
+/// pool from [`spilling_pool`]; any other pool gives the query no process bound).
+pub fn query_pool(limit: usize, session_pool: &Arc<dyn MemoryPool>) -> Arc<dyn MemoryPool> {
+    let session: &dyn std::any::Any = session_pool.as_ref();
+    let heap_bound = session
+        .downcast_ref::<ProcessBound>()
+        .map_or(usize::MAX, |p| p.heap_bound);
+    bounded_pool(limit, heap_bound)
+}
+
+fn bounded_pool(limit: usize, heap_bound: usize) -> Arc<dyn MemoryPool> {
+    Arc::new(ProcessBound {
+        inner: Arc::new(TrackConsumersPool::new(
+            FairSpillPool::new(limit),
+            NonZeroUsize::new(5).expect("5 is not zero"),
+        )),
+        heap_bound,
+    })
+}
+
+/// Heap the process may hold beyond its memory limit (and what it held before its first
+/// query) for what operators do not account: decoded Parquet pages, batches between
+/// operators, hash tables of joins being built. The soak suite's bound on peak RSS is the
+/// limit + 300 MiB, which also covers the program's code and the allocator's own overhead.
+pub const HEAP_ALLOWANCE: usize = 160 << 20;
+
+/// The system's allocator, counting the bytes the process holds; the `ecomsql` program's
+/// global allocator (`src/main.rs`). Library users (tests, benches, embedders) that do not
+/// install it have a heap count of 0, so only the memory pool's own limit applies to them.
+pub struct CountingAllocator;
+
+/// Heap bytes flushed from the threads' counters.
+static HEAP: AtomicIsize = AtomicIsize::new(0);
+
+/// A thread's not yet flushed change to [`HEAP`]: one shared atomic add per allocation would
+/// make every allocating thread contend for one cache line.
+const FLUSH_BYTES: isize = 1 << 20;
+
+thread_local! {
+    static PENDING: Cell<isize> = const { Cell::new(0) };
+}
+
+#[inline]
+fn count(delta: isize) {
+    let flush = PENDING.try_with(|pending| {
+        let now = pending.get() + delta;
+        if now.abs() >= FLUSH_BYTES {
+            pending.set(0);
+            now
+        } else {
+            pending.set(now);
+            0
+        }
+    });
+    match flush {
+        Ok(0) => {}
+        Ok(bytes) => {
+            HEAP.fetch_add(bytes, Ordering::Relaxed);
+        }
+        // The thread's counter is gone (thread exit): count directly.
+        Err(_) => {
+            HEAP.fetch_add(delta, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Bytes the process holds on the heap, within 1 MiB per thread.
+pub fn heap_bytes() -> usize {
+    HEAP.load(Ordering::Relaxed).max(0) as usize
+}
+
+// SAFETY: every call goes to `System` with the caller's arguments unchanged; counting touches
+// only an atomic and a thread-local `Cell` without destructor, and never allocates.
+unsafe impl GlobalAlloc for CountingAllocator {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract for `GlobalAlloc::alloc`, passed on.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            count(layout.size() as isize);
+        }
+        ptr
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as `alloc`.
+        let ptr = unsafe { System.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            count(layout.size() as isize);
+        }
+        ptr
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` (through this allocator) with `layout`.
+        unsafe { System.dealloc(ptr, layout) };
+        count(-(layout.size() as isize));
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as `dealloc`, and the caller's contract for `new_size`.
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            count(new_size as isize - layout.size() as isize);
+        }
+        new
+    }
+}
+
+/// A pool that refuses to grow while the process's heap ([`heap_bytes`]) is over a bound,
+/// whatever its inner pool still has; see the module docs.
+#[derive(Debug)]
+pub struct ProcessBound {
+    inner: Arc<dyn MemoryPool>,
+    heap_bound: usize,
+}
+
+impl std::fmt::Display for ProcessBound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (while the heap is under {})",
+            self.inner,
+            human_readable_size(self.heap_bound)
+        )
+    }
+}
+
+impl MemoryPool for ProcessBound {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn register(&self, consumer: &MemoryConsumer) {
+        self.inner.register(consumer)
+    }
+
+    fn unregister(&self, consumer: &MemoryConsumer) {
+        self.inner.unregister(consumer)
+    }
+
+    fn grow(&self, reservation: &MemoryReservation, additional: usize) {
+        self.inner.grow(reservation, additional)
+    }
+
+    fn shrink(&self, reservation: &MemoryReservation, shrink: usize) {
+        self.inner.shrink(reservation, shrink)
+    }
+
+    fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> Result<()> {
+        let heap = heap_bytes();
+        if heap.saturating_add(additional) > self.heap_bound {
+            return Err(resources_datafusion_err!(
+                "Failed to allocate additional {} for {}: the process holds {} of heap, more \
+                 than its memory limit allows ({} with the allowance for unaccounted buffers); \
+                 raise memory_limit (--memory-limit) or narrow the query",
+                human_readable_size(additional),
+                reservation.consumer().name(),
+                human_readable_size(heap),
+                human_readable_size(self.heap_bound)
+            ));
+        }
+        self.inner.try_grow(reservation, additional)
+    }
+
+    fn reserved(&self) -> usize {
+        self.inner.reserved()
+    }
+
+    fn memory_limit(&self) -> MemoryLimit {
+        self.inner.memory_limit()
+    }
 }
 
 /// Scales the memory each sort reserves up front for merging its spill files (10 MiB by
@@ -53,6 +246,46 @@ mod tests {
         assert!(err.contains("sort 1"), "{err}");
         // So the second still gets its half (a first-come pool would have none left).
         second.try_grow(50).unwrap();
+    }
+
+    #[test]
+    fn the_heap_counter_sees_a_large_allocation_come_and_go() {
+        // (Not this test binary's global allocator: called directly.)
+        let layout = Layout::from_size_align(256 << 20, 8).unwrap();
+        let before = heap_bytes();
+        // SAFETY: a non-zero layout; freed below with the same layout.
+        let ptr = unsafe { CountingAllocator.alloc(layout) };
+        assert!(!ptr.is_null());
+        let during = heap_bytes();
+        // SAFETY: allocated above by the same allocator with `layout`.
+        unsafe { CountingAllocator.dealloc(ptr, layout) };
+        let after = heap_bytes();
+        // Another test's direct allocations may come and go meanwhile: allow 64 MiB either way.
+        assert!(during >= before + (192 << 20), "{before} -> {during}");
+        assert!(after + (192 << 20) <= during, "{during} -> {after}");
+    }
+
+    #[test]
+    fn a_heap_over_the_process_limit_stops_growth_with_the_resources_error() {
+        // A heap bound of 0 bytes: any growth is over it.
+        let pool = bounded_pool(1 << 40, 0);
+        let sort = MemoryConsumer::new("ExternalSorter[0]")
+            .with_can_spill(true)
+            .register(&pool);
+        let err = sort.try_grow(1024).unwrap_err().to_string();
+        assert!(err.starts_with("Resources exhausted"), "{err}");
+        assert!(err.contains("ExternalSorter[0]"), "{err}");
+        assert!(err.contains("memory_limit"), "{err}");
+        assert_eq!(pool.reserved(), 0);
+        // A query's pool keeps its session's bound.
+        let query = query_pool(1 << 40, &pool);
+        let join = MemoryConsumer::new("HashJoinInput").register(&query);
+        assert!(join.try_grow(1).is_err());
+        // Within the bound, the pool's own limit applies as before.
+        let pool = bounded_pool(1 << 20, usize::MAX);
+        let agg = MemoryConsumer::new("agg").register(&pool);
+        agg.try_grow(1 << 20).unwrap();
+        assert!(agg.try_grow(1).is_err());
     }
 
     #[test]

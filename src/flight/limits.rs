@@ -116,7 +116,8 @@ impl Limits {
         };
         let state = ctx.state();
         let mut runtime = (**state.runtime_env()).clone();
-        runtime.memory_pool = crate::memory::spilling_pool(limit);
+        // Within the session pool's bound on the process's heap, as every query.
+        runtime.memory_pool = crate::memory::query_pool(limit, &runtime.memory_pool);
         let mut config = state.config().clone();
         let partitions = config.target_partitions();
         crate::memory::fit_sort_reservation(&mut config.options_mut().execution, limit, partitions);

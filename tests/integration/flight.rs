@@ -150,7 +150,7 @@ pub(crate) async fn sql(client: &mut Client, q: &str) -> Result<Vec<RecordBatch>
     Ok(batches)
 }
 
-fn int_at(batches: &[RecordBatch], col: usize) -> i64 {
+pub(crate) fn int_at(batches: &[RecordBatch], col: usize) -> i64 {
     let b = batches.iter().find(|b| b.num_rows() > 0).expect("a row");
     let c = datafusion::arrow::compute::cast(
         b.column(col),
@@ -165,7 +165,7 @@ fn rows(batches: &[RecordBatch]) -> usize {
 }
 
 /// Whether a client error is a status with `code`.
-fn is_code(e: &FlightError, code: tonic::Code) -> bool {
+pub(crate) fn is_code(e: &FlightError, code: tonic::Code) -> bool {
     match e {
         FlightError::Tonic(s) => s.code() == code,
         other => other.to_string().contains(&format!("{code:?}")),

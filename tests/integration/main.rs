@@ -7,6 +7,7 @@ mod flight;
 mod functions;
 mod generator;
 mod interop;
+mod memory;
 mod models;
 mod queries;
 mod schedule;

@@ -12,6 +12,7 @@
 //! | metrics | [`metrics`] | `roc_auc`, `pr_auc`, `log_loss`, `lift_at` (exact aggregates); clustering quality kernels (silhouette, Davies–Bouldin) |
 //! | sentiment | [`sentiment`] | `sentiment`, `sentiment_label`, `sentiment_explain`; the `text_classifier` model type's kernels (hashed n-grams, fit/predict) |
 //! | plan rewrites | [`rewrite`] | optimizer rule: `timestamp ± INTERVAL 'n days'` as a fixed duration; integer `+ - *` that fails on overflow (an analyzer rule for constants, a physical rule that must run first: [`rewrite::physical_optimizer_rules`]) |
+//! | memory | [`aggregates`] | `count` whose `count(DISTINCT x) … GROUP BY` keeps its values in one accounted set (replaces DataFusion's under the same name) |
 //! | safety | [`safety`] | `sum` that fails on integer overflow; size guards on `repeat`, `lpad`, `rpad`, `array_repeat`, `array_resize`, `range`, `generate_series`, `replace`, `regexp_replace` (setting `ecomsql.max_value_bytes`) |
 //!
 //! Model-backed functions take the session's [`model::ModelStore`] from [`register_all`] and
@@ -39,6 +40,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::model::ModelStore;
 
+pub mod aggregates;
 pub mod doc;
 pub mod features;
 pub mod metrics;
@@ -168,4 +170,5 @@ pub fn register_all(ctx: &SessionContext, store: Arc<dyn ModelStore>) {
         ctx.add_analyzer_rule(rule);
     }
     safety::register(ctx);
+    aggregates::register(ctx);
 }
