@@ -8,5 +8,6 @@ use std::process::ExitCode;
 static HEAP: ecomsql::memory::CountingAllocator = ecomsql::memory::CountingAllocator;
 
 fn main() -> ExitCode {
+    ecomsql::memory::tune_allocator();
     ecomsql::cli::main()
 }

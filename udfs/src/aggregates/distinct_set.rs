@@ -438,6 +438,12 @@ macro_rules! with_bytes_array {
     };
 }
 
+/// A string's or byte string's bytes.
+#[inline]
+fn bytes_of<T: AsRef<[u8]> + ?Sized>(value: &T) -> &[u8] {
+    value.as_ref()
+}
+
 /// A fixed-width native value as the 64 bits of a key, and back.
 trait KeyBits: Copy {
     fn to_key(self) -> u64;
@@ -540,8 +546,7 @@ impl Codec {
             Codec::Bytes(interner) => with_bytes_array!(
                 array,
                 values => for_kept(values.len(), kept, |row| {
-                    let value: &[u8] = values.value(row).as_ref();
-                    f(row, interner.intern(value));
+                    f(row, interner.intern(bytes_of(values.value(row))));
                 }),
                 _ => return internal_err!("count(DISTINCT): no byte keys for {}", array.data_type())
             ),

@@ -396,7 +396,8 @@ pub struct FunnelGroupsAccumulator {
     spec: FunnelSpec,
     output: FunnelOutput,
     groups: Vec<Vec<(i64, u64)>>,
-    /// Events held over all groups, for `size` in O(1).
+    /// Room for events over all groups (the vectors' capacities, which is what they take), for
+    /// `size` in O(1).
     held: usize,
 }
 
@@ -413,7 +414,7 @@ impl FunnelGroupsAccumulator {
 
     fn take(&mut self, emit_to: EmitTo) -> Vec<Vec<(i64, u64)>> {
         let taken = emit_to.take_needed(&mut self.groups);
-        let n: usize = taken.iter().map(Vec::len).sum();
+        let n: usize = taken.iter().map(Vec::capacity).sum();
         self.held = self.held.saturating_sub(n);
         taken
     }
@@ -434,8 +435,10 @@ impl GroupsAccumulator for FunnelGroupsAccumulator {
             if m == 0 || opt_filter.is_some_and(|f| !(f.is_valid(i) && f.value(i))) {
                 continue;
             }
-            self.groups[g].push((ts.value(i), m));
-            self.held += 1;
+            let group = &mut self.groups[g];
+            let before = group.capacity();
+            group.push((ts.value(i), m));
+            self.held += group.capacity() - before;
         }
         Ok(())
     }
@@ -460,9 +463,9 @@ impl GroupsAccumulator for FunnelGroupsAccumulator {
         let ts = values[0].as_list::<i32>();
         let masks = values[1].as_list::<i32>();
         for (row, &g) in group_indices.iter().enumerate() {
-            let before = self.groups[g].len();
+            let before = self.groups[g].capacity();
             merge_row(ts, masks, row, &mut self.groups[g]);
-            self.held += self.groups[g].len() - before;
+            self.held += self.groups[g].capacity() - before;
         }
         Ok(())
     }
