@@ -117,6 +117,12 @@ SELECT cardinality(steps) AS depth, count(*) FROM (
 GROUP BY 1 ORDER BY 1";
 const RFM_SEGMENT: &str = "
 SELECT count(DISTINCT rfm_segment(1 + event_id % 5, 1 + user_id % 5, 1 + (event_id / 7) % 5)) FROM events";
+/// The RFM group-by with a distinct count of a `Utf8View` column beside it (issue 20's query).
+const RFM_DISTINCT: &str = "SELECT user_id, max(ts) AS last_seen, \
+     count(*) FILTER (WHERE event_type = 'purchase') AS purchases, \
+     round(sum(price * quantity) FILTER (WHERE event_type = 'purchase'), 2) AS revenue, \
+     count(DISTINCT category) AS cats \
+     FROM events GROUP BY user_id ORDER BY user_id";
 const DAYS_BETWEEN: &str =
     "SELECT sum(days_between(ts, TIMESTAMP '2026-06-01 00:00:00')) FROM events";
 const HASH_SPLIT: &str = "SELECT count(*) FROM events WHERE hash_split(event_id) < 0.5";
@@ -151,8 +157,20 @@ fn bench_features(c: &mut Criterion) {
     // RFM again with DataFusion's own partial aggregation, for the side by side.
     let datafusion_partial =
         rt.block_on(session(&dir, &["SET ecomsql.int_key_aggregation = false"]));
+    // count(DISTINCT) with DataFusion's own accumulators (a hash set per group for strings).
+    let datafusion_count = rt.block_on(session(&dir, &[]));
+    datafusion_count.register_udaf(
+        datafusion::functions_aggregate::count::count_udaf()
+            .as_ref()
+            .clone(),
+    );
     // The function and the plain-SQL formulation must agree before their times mean anything.
     rt.block_on(async {
+        assert_eq!(
+            run(&ctx, RFM_DISTINCT).await,
+            run(&datafusion_count, RFM_DISTINCT).await,
+            "count(DISTINCT) with ecomsql's and DataFusion's accumulators"
+        );
         assert_eq!(
             run(&ctx, SESSIONIZE).await,
             run(&ctx, SESSIONIZE_SQL).await,
@@ -195,6 +213,16 @@ fn bench_features(c: &mut Criterion) {
     group.bench_function("rfm_group_by_user_10M_events_datafusion_partial", |b| {
         b.to_async(&rt).iter(|| run(&datafusion_partial, RFM))
     });
+    group.bench_function("rfm_count_distinct_category_10M_events", |b| {
+        b.to_async(&rt).iter(|| run(&ctx, RFM_DISTINCT))
+    });
+    group.bench_function(
+        "rfm_count_distinct_category_10M_events_datafusion_count",
+        |b| {
+            b.to_async(&rt)
+                .iter(|| run(&datafusion_count, RFM_DISTINCT))
+        },
+    );
     group.finish();
 }
 

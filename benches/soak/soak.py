@@ -76,7 +76,9 @@ def run_one(binary, data, limit, kind, payload, timeout, at):
         timing = os.path.join(state, "time.txt")
         proc = subprocess.Popen(
             ["/usr/bin/time", "-f", "%M %e", "-o", timing, *cmd],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            # Scheduled files write their outputs relative to the working directory.
+            cwd=state)
         killed = []
 
         def watch():
@@ -130,6 +132,8 @@ def main():
     ap.add_argument("--at", default="2026-04-20", help="logical date for scheduled query files")
     args = ap.parse_args()
     limits = [parse_size(x) for x in args.limits.split(",")]
+    # Runs start in a temporary folder each: paths must not depend on this one.
+    args.data, args.bin = os.path.abspath(args.data), os.path.abspath(args.bin)
     shapes = corpus()
     if args.only:
         wanted = set(args.only.split(","))
