@@ -41,6 +41,7 @@ use datafusion::prelude::SessionContext;
 use crate::model::ModelStore;
 
 pub mod aggregates;
+mod delegate;
 pub mod doc;
 pub mod features;
 pub mod metrics;
